@@ -1,0 +1,1 @@
+"""Course content, skills graph, checkers, Markdown rendering and course packages."""

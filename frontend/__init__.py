@@ -1,0 +1,1 @@
+"""Templates, static sources and the few pages that belong to no app."""

@@ -1,0 +1,29 @@
+import os
+
+import pytest
+from django.conf import settings
+from django.core.cache import cache
+
+# Weights never come from a model hub here; fail fast instead of hanging on the network.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    """Rate-limit counters live in the cache (Redis in services mode): start each test clean."""
+    cache.clear()
+
+
+@pytest.fixture
+def celery_live(transactional_db):
+    """Tasks run for real: in-process on the embedded default, on a Celery worker thread
+    consuming the real Redis broker in services mode."""
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        yield None
+        return
+    from celery.contrib.testing.worker import start_worker
+
+    from config.celery import app
+
+    with start_worker(app, perform_ping_check=False, pool="solo", loglevel="WARNING") as worker:
+        yield worker

@@ -1,0 +1,1 @@
+"""Learner state, tutor sessions and turns, consumers, prompt assembly and pedagogy policy."""
