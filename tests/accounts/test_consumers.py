@@ -46,7 +46,7 @@ async def test_ping_answers_authenticated_user():
 
 
 async def test_anonymous_socket_is_refused():
-    communicator, connected, code = await connect("/ws/ping/", [ORIGIN])
+    _, connected, code = await connect("/ws/ping/", [ORIGIN])
 
     assert not connected
     assert code == CLOSE_UNAUTHENTICATED
@@ -57,7 +57,7 @@ async def test_foreign_origin_is_refused():
     headers = await database_sync_to_async(session_headers)(user)
     headers = [(b"origin", b"https://evil.example")] + [h for h in headers if h != ORIGIN]
 
-    communicator, connected, _ = await connect("/ws/ping/", headers)
+    _, connected, _ = await connect("/ws/ping/", headers)
 
     assert not connected
 
@@ -67,7 +67,7 @@ async def test_teacher_of_other_school_gets_404_close_on_class_socket():
     outsider = await database_sync_to_async(TeacherFactory)()
     headers = await database_sync_to_async(session_headers)(outsider)
 
-    communicator, connected, code = await connect(f"/ws/classrooms/{classroom.id}/", headers)
+    _, connected, code = await connect(f"/ws/classrooms/{classroom.id}/", headers)
 
     assert not connected
     assert code == CLOSE_NOT_FOUND
