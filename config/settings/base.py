@@ -180,7 +180,7 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Exocortex <noreply@l
 
 # --- inference worker -----------------------------------------------------------------
 # INFERENCE_URL: one or more comma-separated worker URLs (OpenAI-compatible API).
-INFERENCE_URLS: list[str] = env.list("INFERENCE_URL", default=["http://127.0.0.1:8001"])
+INFERENCE_URLS: list[str] = env.list("INFERENCE_URL", default=["http://127.0.0.1:8100"])
 
 # --- product limits -------------------------------------------------------------------
 CLASSROOM_DEFAULT_CAPACITY = env.int("CLASSROOM_DEFAULT_CAPACITY", default=40)
