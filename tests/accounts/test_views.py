@@ -208,3 +208,11 @@ def test_anonymous_language_switch_uses_cookie(client):
 def test_health_reports_ok(client):
     response = client.get(reverse("health"))
     assert response.json() == {"status": "ok"}
+
+
+def test_pages_carry_a_script_restricting_content_security_policy(client):
+    policy = client.get(reverse("home"))["Content-Security-Policy"]
+
+    assert "script-src 'self'" in policy
+    assert "object-src 'none'" in policy
+    assert "frame-ancestors 'none'" in policy
