@@ -9,6 +9,7 @@ from datetime import timedelta
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
+from django.contrib.auth import authenticate
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -118,6 +119,14 @@ def user_signup(
             _("An account with this e-mail address already exists."), field="email"
         ) from exc
     send_welcome_email.delay_on_commit(user.id)
+    return user
+
+
+def user_authenticate(*, request, email: str, password: str) -> User:
+    """The active user with these credentials; ApplicationError (no field) otherwise."""
+    user = authenticate(request, email=email, password=password)
+    if user is None:
+        raise ApplicationError(_("E-mail or password is not right."))
     return user
 
 

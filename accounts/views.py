@@ -1,8 +1,10 @@
 """Account pages. Each view parses input, calls one service, renders the result."""
 
+from functools import partial
+
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import authenticate, login, logout
+from django.contrib.auth import login, logout
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -24,10 +26,21 @@ def _auth_ratelimit(request: HttpRequest, scope: str) -> None:
     )
 
 
-def _form_error(form, exc: ApplicationError) -> int:
-    """Attach the error to its field (or the form) and return the HTTP status to answer."""
-    form.add_error(exc.field if exc.field in form.fields else None, exc.message)
-    return 429 if "retry_after" in exc.extra else 400
+def _submit(request: HttpRequest, form, action, *, ratelimit_scope: str = ""):
+    """Validate `form` and call `action(**form.cleaned_data)`.
+
+    Returns (result, 200) on success, or (None, status) with the error attached to its
+    field (or the form): 400 for bad input, 429 when rate-limited.
+    """
+    try:
+        if ratelimit_scope:
+            _auth_ratelimit(request, ratelimit_scope)
+        if not form.is_valid():
+            return None, 400
+        return action(**form.cleaned_data), 200
+    except ApplicationError as exc:
+        form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+        return None, 429 if "retry_after" in exc.extra else 400
 
 
 def _set_language_cookie(response: HttpResponse, language: str) -> HttpResponse:
@@ -51,16 +64,11 @@ def signup(request: HttpRequest) -> HttpResponse:
     )
     status = 200
     if request.method == "POST":
-        try:
-            _auth_ratelimit(request, "signup")
-            if form.is_valid():
-                user = services.user_signup(**form.cleaned_data)
-                login(request, user, backend="accounts.backends.EmailBackend")
-                messages.success(request, _("Welcome to Exocortex!"))
-                return _set_language_cookie(redirect("accounts:dashboard"), user.preferred_language)
-            status = 400
-        except ApplicationError as exc:
-            status = _form_error(form, exc)
+        user, status = _submit(request, form, services.user_signup, ratelimit_scope="signup")
+        if user is not None:
+            login(request, user, backend="accounts.backends.EmailBackend")
+            messages.success(request, _("Welcome to Exocortex!"))
+            return _set_language_cookie(redirect("accounts:dashboard"), user.preferred_language)
     return render(request, "accounts/signup.html", {"form": form}, status=status)
 
 
@@ -71,23 +79,17 @@ def login_view(request: HttpRequest) -> HttpResponse:
     form = LoginForm(request.POST or None)
     status = 200
     if request.method == "POST":
-        try:
-            _auth_ratelimit(request, "login")
-            if form.is_valid():
-                user = authenticate(
-                    request,
-                    email=form.cleaned_data["email"],
-                    password=form.cleaned_data["password"],
-                )
-                if user is not None:
-                    login(request, user)
-                    return _set_language_cookie(
-                        redirect("accounts:dashboard"), user.preferred_language
-                    )
-                form.add_error(None, _("E-mail or password is not right."))
-            status = 400
-        except ApplicationError as exc:
-            status = _form_error(form, exc)
+        user, status = _submit(
+            request,
+            form,
+            lambda email, password: services.user_authenticate(
+                request=request, email=email, password=password
+            ),
+            ratelimit_scope="login",
+        )
+        if user is not None:
+            login(request, user)
+            return _set_language_cookie(redirect("accounts:dashboard"), user.preferred_language)
     return render(request, "accounts/login.html", {"form": form}, status=status)
 
 
@@ -124,14 +126,12 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 @require_POST
 def classroom_create(request: HttpRequest) -> HttpResponse:
     form = ClassroomCreateForm(request.POST)
-    try:
-        if form.is_valid():
-            classroom = services.classroom_create(teacher=request.user, **form.cleaned_data)
-            messages.success(request, _("Class created. Share its code with your students."))
-            return redirect("accounts:classroom_detail", classroom_id=classroom.id)
-        status = 400
-    except ApplicationError as exc:
-        status = _form_error(form, exc)
+    classroom, status = _submit(
+        request, form, partial(services.classroom_create, teacher=request.user)
+    )
+    if classroom is not None:
+        messages.success(request, _("Class created. Share its code with your students."))
+        return redirect("accounts:classroom_detail", classroom_id=classroom.id)
     return _render_dashboard(request, form=form, status=status)
 
 
@@ -139,15 +139,15 @@ def classroom_create(request: HttpRequest) -> HttpResponse:
 @require_POST
 def classroom_join(request: HttpRequest) -> HttpResponse:
     form = ClassroomJoinForm(request.POST)
-    try:
-        _auth_ratelimit(request, "join")
-        if form.is_valid():
-            classroom = services.classroom_join(student=request.user, **form.cleaned_data)
-            messages.success(request, _("You joined %(name)s.") % {"name": classroom.name})
-            return redirect("accounts:classroom_detail", classroom_id=classroom.id)
-        status = 400
-    except ApplicationError as exc:
-        status = _form_error(form, exc)
+    classroom, status = _submit(
+        request,
+        form,
+        partial(services.classroom_join, student=request.user),
+        ratelimit_scope="join",
+    )
+    if classroom is not None:
+        messages.success(request, _("You joined %(name)s.") % {"name": classroom.name})
+        return redirect("accounts:classroom_detail", classroom_id=classroom.id)
     return _render_dashboard(request, form=form, status=status)
 
 
