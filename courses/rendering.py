@@ -68,7 +68,11 @@ def render_markdown(source: str, *, asset_base: str | None = None) -> str:
     env: dict = {}
     tokens = _markdown.parse(source, env)
     _rewrite_assets(tokens, asset_base)
-    html = _markdown.renderer.render(tokens, _markdown.options, env)
+    return sanitize_html(_markdown.renderer.render(tokens, _markdown.options, env))
+
+
+def sanitize_html(html: str) -> str:
+    """The allow-list sanitiser, on its own (render_markdown always applies it)."""
     return nh3.clean(
         html,
         tags=ALLOWED_TAGS,
