@@ -7,6 +7,7 @@ urlpatterns = [
     path("", frontend_views.home, name="home"),
     path("health/", frontend_views.health, name="health"),
     path("accounts/", include("accounts.urls")),
+    path("courses/", include("courses.urls")),
     path("i18n/", include("accounts.i18n_urls")),
     path("admin/", admin.site.urls),
 ]

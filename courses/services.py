@@ -101,7 +101,13 @@ def course_update(*, course: Course, language: str, title: str, description: str
         course, "title", language, _clean_title(title, required=language == course.source_language)
     )
     set_text(course, "description", language, _clean_text(description, field="description"))
-    course.save()
+    course.save(
+        update_fields=[
+            field_name("title", language),
+            field_name("description", language),
+            "updated_at",
+        ]
+    )
     return course
 
 
@@ -127,7 +133,7 @@ def unit_update(*, unit: Unit, language: str, title: str) -> Unit:
     language = _clean_language(language)
     source = unit.course.source_language
     set_text(unit, "title", language, _clean_title(title, required=language == source))
-    unit.save()
+    unit.save(update_fields=[field_name("title", language)])
     return unit
 
 
@@ -148,7 +154,9 @@ def lesson_update(*, lesson: Lesson, language: str, title: str, body: str) -> Le
     source = lesson.unit.course.source_language
     set_text(lesson, "title", language, _clean_title(title, required=language == source))
     set_text(lesson, "body", language, _clean_text(body, field="body", limit=MAX_SOURCE_LENGTH))
-    lesson.save()
+    lesson.save(
+        update_fields=[field_name("title", language), field_name("body", language), "updated_at"]
+    )
     return lesson
 
 
@@ -342,7 +350,7 @@ def skill_update(
     source = skill.course.source_language
     set_text(skill, "name", language, _clean_title(name, field="name", required=language == source))
     set_text(skill, "description", language, _clean_text(description, field="description"))
-    skill.save()
+    skill.save(update_fields=[field_name("name", language), field_name("description", language)])
     if prerequisites is not None:
         skill_prerequisites_set(skill=skill, prerequisites=prerequisites)
     return skill
@@ -476,14 +484,20 @@ def exercise_update(
         _raise_problems(problems + answer_problems)
         for choice, (text, _correct) in zip(existing_choices, choices, strict=True):
             set_text(choice, "text", language, text[:500])
-            choice.save()
+            choice.save(update_fields=[field_name("text", language)])
         for hint, text in zip(existing_hints, hints, strict=False):
             set_text(hint, "text", language, text)
-            hint.save()
+            hint.save(update_fields=[field_name("text", language)])
     set_text(exercise, "prompt", language, prompt)
     set_text(exercise, "solution", language, _clean_text(solution, field="solution"))
     set_text(exercise, "rubric", language, rubric)
     exercise.answer = answer
-    exercise.save()
+    exercise.save(
+        update_fields=[
+            *(field_name(f, language) for f in ("prompt", "solution", "rubric")),
+            "answer",
+            "updated_at",
+        ]
+    )
     exercise.skills.set(skills)
     return exercise

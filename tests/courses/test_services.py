@@ -264,3 +264,17 @@ def test_unpublish_hides_but_keeps_versions():
     exercise.lesson.refresh_from_db()
     assert exercise.lesson.is_published is False
     assert (LessonVersion.objects.count(), ExerciseVersion.objects.count()) == (1, 1)
+
+
+def test_editing_a_stale_lesson_instance_keeps_it_published():
+    # given a lesson object loaded before the lesson was published elsewhere
+    exercise = ExerciseFactory()
+    stale = exercise.lesson
+    services.lesson_publish(lesson=stale)
+    # when the stale object is edited
+    services.lesson_update(lesson=stale, language="en", title="New title", body="New body")
+    # then publishing state is untouched; only the texts changed
+    stale.refresh_from_db()
+    assert stale.is_published is True
+    assert stale.published_version is not None
+    assert (stale.title_en, stale.body_en) == ("New title", "New body")
