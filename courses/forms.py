@@ -32,6 +32,13 @@ class CourseCreateForm(CourseForm):
     )
 
 
+class PackageImportForm(forms.Form):
+    package = forms.FileField(
+        label=_("Course package (.zip)"),
+        help_text=_("Exported from Exocortex; see docs/course-package.md."),
+    )
+
+
 class TitleForm(forms.Form):
     title = forms.CharField(label=_("Title"), max_length=TITLE_MAX_LENGTH)
 

@@ -17,13 +17,14 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from common.errors import ApplicationError
-from courses import selectors, services
+from courses import packages, selectors, services
 from courses.checkers import check_answer
 from courses.forms import (
     CourseCreateForm,
     CourseForm,
     ExerciseForm,
     LessonForm,
+    PackageImportForm,
     SkillForm,
     TitleForm,
 )
@@ -81,6 +82,7 @@ def index(request: HttpRequest) -> HttpResponse:
         "editable": selectors.courses_for_editor(user=user),
         "published": selectors.courses_for_learner(user=user),
         "form": form if user.is_staff_member else None,
+        "import_form": PackageImportForm(),
     }
     return render(request, "courses/index.html", context)
 
@@ -101,8 +103,48 @@ def course_create(request: HttpRequest) -> HttpResponse:
         "editable": selectors.courses_for_editor(user=request.user),
         "published": selectors.courses_for_learner(user=request.user),
         "form": form,
+        "import_form": PackageImportForm(),
     }
     return render(request, "courses/index.html", context, status=status)
+
+
+@login_required
+@require_POST
+def course_import(request: HttpRequest) -> HttpResponse:
+    """Create a course from an uploaded package; list every problem if it has any."""
+    form = PackageImportForm(request.POST, request.FILES)
+    problems: list[str] = []
+    if form.is_valid():
+        upload = form.cleaned_data["package"]
+        try:
+            if upload.size > packages.MAX_PACKAGE_BYTES:
+                raise ApplicationError(
+                    _("The file is larger than %(mb)d MB.")
+                    % {"mb": packages.MAX_PACKAGE_BYTES // (1024 * 1024)},
+                    field="package",
+                )
+            course = packages.course_import(author=request.user, data=upload.read())
+            messages.success(request, _("Course imported."))
+            return redirect("courses:course_edit", course_id=course.id)
+        except ApplicationError as exc:
+            form.add_error("package", exc.message)
+            problems = exc.extra.get("problems", [])
+    context = {
+        "editable": selectors.courses_for_editor(user=request.user),
+        "published": selectors.courses_for_learner(user=request.user),
+        "form": CourseCreateForm() if request.user.is_staff_member else None,
+        "import_form": form,
+        "import_problems": problems,
+    }
+    return render(request, "courses/index.html", context, status=400)
+
+
+@login_required
+def course_export(request: HttpRequest, course_id: int) -> HttpResponse:
+    course = selectors.course_get_for_editor(user=request.user, course_id=course_id)
+    response = HttpResponse(packages.course_export(course=course), content_type="application/zip")
+    response["Content-Disposition"] = f'attachment; filename="course-{course.id}.zip"'
+    return response
 
 
 # --- course editing -------------------------------------------------------------------
