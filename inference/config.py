@@ -116,6 +116,12 @@ class Settings:
     kv_cache_gb: float = 2.0
     gpu_memory_utilization: float = 0.85  # INFERENCE_GPU_MEMORY_UTILIZATION
     max_num_seqs: int = 64  # INFERENCE_MAX_NUM_SEQS: most sequences vLLM runs in one batch
+    # INFERENCE_MAX_BATCHED_TOKENS: token budget of one engine step (chunked prefill). A
+    # smaller step bounds how long a newly arrived chat waits for the step in flight.
+    max_batched_tokens: int = 512
+    # INFERENCE_BLOCK_SIZE: KV cache block size. Small blocks make resuming a preempted
+    # request cheap (only the last partial block is recomputed). 0 = vLLM's default.
+    block_size: int = 32
     # INFERENCE_ENFORCE_EAGER: skip torch.compile / CUDA graphs (fast start, slower steps).
     enforce_eager: bool = False
     max_images_per_request: int = 4  # INFERENCE_MAX_IMAGES: images allowed in one request
@@ -179,6 +185,10 @@ class Settings:
                 env, "INFERENCE_GPU_MEMORY_UTILIZATION", cls.gpu_memory_utilization
             ),
             max_num_seqs=_int(env, "INFERENCE_MAX_NUM_SEQS", cls.max_num_seqs, minimum=1),
+            max_batched_tokens=_int(
+                env, "INFERENCE_MAX_BATCHED_TOKENS", cls.max_batched_tokens, minimum=16
+            ),
+            block_size=_int(env, "INFERENCE_BLOCK_SIZE", cls.block_size),
             enforce_eager=_bool(env, "INFERENCE_ENFORCE_EAGER", cls.enforce_eager),
             max_images_per_request=_int(env, "INFERENCE_MAX_IMAGES", cls.max_images_per_request),
             max_image_bytes=_int(env, "INFERENCE_MAX_IMAGE_BYTES", cls.max_image_bytes, minimum=1),

@@ -88,12 +88,16 @@ def engine_args(settings: Settings, model_path: str) -> AsyncEngineArgs:
     kwargs: dict[str, Any] = {}
     if settings.kv_cache_gb > 0:
         kwargs["kv_cache_memory_bytes"] = int(settings.kv_cache_gb * (1 << 30))
+    if settings.block_size > 0:
+        kwargs["block_size"] = settings.block_size
     return AsyncEngineArgs(
         model=model_path,
         served_model_name=[settings.served_model_name] if settings.served_model_name else None,
         dtype=settings.dtype,
         max_model_len=settings.max_model_len,
         max_num_seqs=settings.max_num_seqs,
+        # The step budget must still fit one whole prompt when chunking is unavailable.
+        max_num_batched_tokens=max(settings.max_batched_tokens, settings.max_num_seqs),
         enable_prefix_caching=True,
         scheduling_policy="priority",
         enforce_eager=settings.enforce_eager,
@@ -226,10 +230,11 @@ class Worker:
     def _sampling(req: Prepared, done: int) -> SamplingParams:
         c = req.chat
         structured = None
+        # Compact JSON only: with free whitespace a small model can pad forever.
         if c.json_schema is not None:
-            structured = StructuredOutputsParams(json=c.json_schema)
+            structured = StructuredOutputsParams(json=c.json_schema, disable_any_whitespace=True)
         elif c.json_object:
-            structured = StructuredOutputsParams(json_object=True)
+            structured = StructuredOutputsParams(json_object=True, disable_any_whitespace=True)
         return SamplingParams(
             max_tokens=c.max_tokens - done,
             min_tokens=max(0, c.min_tokens - done),

@@ -1,0 +1,138 @@
+"""Fixtures for the inference worker tests.
+
+`tiny_model_dir` builds a 2-layer Llama-shaped model with random weights (hidden 128,
+2 heads of 64: CPU attention needs head_dim >= 64) and the real SmolLM2 tokenizer with
+its chat template, read from the packaged GGUF. `worker` starts the real worker
+(`python -m inference serve`, real vLLM CPU engine) on it once per session.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+ROOT = Path(__file__).resolve().parents[2]
+STARTUP_TIMEOUT_S = 300
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    from inference.model_store import packaged_gguf_path
+
+    gguf = packaged_gguf_path()
+    tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    assert tokenizer.chat_template, "the packaged tokenizer must carry a chat template"
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=128,
+        intermediate_size=256,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        head_dim=64,
+        max_position_embeddings=2048,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        tie_word_embeddings=True,
+    )
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(config).to(torch.bfloat16)
+    target = tmp_path_factory.mktemp("tiny-llama")
+    model.save_pretrained(target, safe_serialization=True)
+    tokenizer.save_pretrained(target)
+    return target
+
+
+@dataclass
+class RunningWorker:
+    url: str
+    log: Path
+    process: subprocess.Popen[bytes]
+
+    def log_tail(self, lines: int = 60) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+
+def start_worker(env_overrides: dict[str, str], log: Path) -> RunningWorker:
+    """Start `python -m inference serve` and wait until /ready passes."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "INFERENCE_HOST": "127.0.0.1",
+        "INFERENCE_PORT": str(port),
+        **env_overrides,
+    }
+    handle = log.open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "inference", "serve"],
+        cwd=ROOT,
+        env=env,
+        stdout=handle,
+        stderr=subprocess.STDOUT,
+    )
+    worker = RunningWorker(f"http://127.0.0.1:{port}", log, process)
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"worker exited with {process.returncode}:\n{worker.log_tail()}")
+        try:
+            if httpx.get(f"{worker.url}/ready", timeout=30).status_code == 200:
+                return worker
+        except httpx.HTTPError:
+            pass
+        time.sleep(1)
+    stop_worker(worker)
+    pytest.fail(f"worker not ready after {STARTUP_TIMEOUT_S}s:\n{worker.log_tail()}")
+
+
+def stop_worker(worker: RunningWorker) -> None:
+    worker.process.terminate()
+    try:
+        worker.process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        worker.process.kill()
+        worker.process.wait(timeout=10)
+
+
+# Settings chosen so the tests can provoke each behaviour quickly: one batch slot (a
+# long grading request holds it), a tiny authoring queue (429), a 2048-token context.
+TINY_WORKER_ENV = {
+    "INFERENCE_MAX_MODEL_LEN": "2048",
+    "INFERENCE_MAX_TOKENS_LIMIT": "2048",
+    "INFERENCE_BATCH_INFLIGHT": "1",
+    "INFERENCE_QUEUE_LIMIT_AUTHORING": "2",
+    "INFERENCE_KV_CACHE_GB": "0.25",
+    "INFERENCE_MAX_NUM_SEQS": "16",
+    "INFERENCE_COALESCE_MS": "20",
+    "INFERENCE_MODEL_NAME": "tiny-llama",
+}
+
+
+@pytest.fixture(scope="session")
+def worker(
+    tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningWorker]:
+    log = tmp_path_factory.mktemp("worker-log") / "worker.log"
+    running = start_worker({**TINY_WORKER_ENV, "INFERENCE_MODEL": str(tiny_model_dir)}, log)
+    yield running
+    stop_worker(running)
