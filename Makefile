@@ -38,6 +38,7 @@ catalogs: $(STAMP)/web
 run: setup
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py load_demo
+	$(PY) manage.py load_demo_course
 	bash scripts/run_embedded.sh
 
 ## test: the whole suite (embedded default, or the services named by DATABASE_URL/REDIS_URL)

@@ -111,6 +111,28 @@ class LessonVersion(models.Model):
         return f"{self.lesson_id} v{self.number}"
 
 
+class LessonPassage(models.Model):
+    """A chunk of a published lesson version's text in one language, with its embedding,
+    for retrieval (see courses.retrieval). Rebuilt from the snapshot, never edited."""
+
+    lesson_version = models.ForeignKey(
+        LessonVersion, on_delete=models.CASCADE, related_name="passages"
+    )
+    # Denormalised so a course's passages load in one indexed query.
+    course = models.ForeignKey("Course", on_delete=models.CASCADE, related_name="+")
+    language = models.CharField(max_length=8)
+    position = models.PositiveIntegerField()
+    text = models.TextField()
+    embedding = models.BinaryField()  # EMBEDDING_DIM float32 values, see courses.embeddings
+
+    class Meta:
+        ordering = ["lesson_version", "language", "position"]
+        indexes = [models.Index(fields=["course", "language"])]
+
+    def __str__(self) -> str:
+        return f"{self.lesson_version} {self.language}#{self.position}"
+
+
 class Skill(models.Model):
     """A knowledge component. Prerequisite edges form a DAG within one course."""
 

@@ -33,6 +33,7 @@ from courses.models import (
 )
 from courses.rendering import MAX_SOURCE_LENGTH
 from courses.snapshots import exercise_snapshot, lesson_snapshot
+from courses.tasks import index_lesson_version
 from courses.validation import clean_answer, exercise_problems
 
 MAX_TEXT_LENGTH = 20_000
@@ -204,6 +205,7 @@ def lesson_publish(*, lesson: Lesson) -> LessonVersion:
         version = LessonVersion.objects.create(
             lesson=lesson, number=(version.number + 1) if version else 1, snapshot=snapshot
         )
+        index_lesson_version.delay_on_commit(version.id)
     lesson.published_version = version
     lesson.is_published = True
     lesson.save(update_fields=["published_version", "is_published", "updated_at"])

@@ -183,6 +183,11 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Exocortex <noreply@l
 # INFERENCE_URL: one or more comma-separated worker URLs (OpenAI-compatible API).
 INFERENCE_URLS: list[str] = env.list("INFERENCE_URL", default=["http://127.0.0.1:8100"])
 
+# --- retrieval -----------------------------------------------------------------------
+# CPU threads of the embedding engine (courses.embeddings). Default 1: a query takes
+# tens of milliseconds on one thread and does not fight the web process for cores.
+EMBEDDING_THREADS = env.int("EMBEDDING_THREADS", default=1)
+
 # --- product limits -------------------------------------------------------------------
 CLASSROOM_DEFAULT_CAPACITY = env.int("CLASSROOM_DEFAULT_CAPACITY", default=40)
 CLASSROOM_CODE_TTL_DAYS = env.int("CLASSROOM_CODE_TTL_DAYS", default=14)
