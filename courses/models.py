@@ -252,3 +252,59 @@ class ExerciseVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.exercise_id} v{self.number}"
+
+
+class VariantBatch(models.Model):
+    """A teacher's request for model-drafted variants of one exercise, and its progress."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Drafting")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+
+    exercise = models.ForeignKey(Exercise, on_delete=models.CASCADE, related_name="variant_batches")
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    requested = models.PositiveIntegerField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    # Counts as drafts come back: drafted = survived + dropped_check + dropped_duplicate.
+    drafted = models.PositiveIntegerField(default=0)
+    survived = models.PositiveIntegerField(default=0)
+    dropped_check = models.PositiveIntegerField(default=0)
+    dropped_duplicate = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.requested} variants of exercise {self.exercise_id} ({self.status})"
+
+
+class ExerciseVariant(models.Model):
+    """A drafted variant that passed checking, waiting for the teacher's decision.
+
+    `data` holds the draft in the exercise's source language: prompt, computation,
+    answer, hints, solution. Approving turns it into a new draft Exercise.
+    """
+
+    class Decision(models.TextChoices):
+        PENDING = "pending", _("Waiting for review")
+        APPROVED = "approved", _("Approved")
+        REJECTED = "rejected", _("Rejected")
+
+    batch = models.ForeignKey(VariantBatch, on_delete=models.CASCADE, related_name="variants")
+    data = models.JSONField()
+    decision = models.CharField(max_length=10, choices=Decision.choices, default=Decision.PENDING)
+    created_exercise = models.ForeignKey(
+        Exercise, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"variant {self.id} of batch {self.batch_id} ({self.decision})"

@@ -182,6 +182,8 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Exocortex <noreply@l
 # --- inference worker -----------------------------------------------------------------
 # INFERENCE_URL: one or more comma-separated worker URLs (OpenAI-compatible API).
 INFERENCE_URLS: list[str] = env.list("INFERENCE_URL", default=["http://127.0.0.1:8100"])
+# Longest wait for one piece of a model response (queueing included), seconds.
+INFERENCE_TIMEOUT_SECONDS = env.float("INFERENCE_TIMEOUT_SECONDS", default=300.0)
 
 # --- retrieval -----------------------------------------------------------------------
 # CPU threads of the embedding engine (courses.embeddings). Default 1: a query takes
@@ -189,6 +191,7 @@ INFERENCE_URLS: list[str] = env.list("INFERENCE_URL", default=["http://127.0.0.1
 EMBEDDING_THREADS = env.int("EMBEDDING_THREADS", default=1)
 
 # --- product limits -------------------------------------------------------------------
+VARIANTS_MAX_PER_REQUEST = env.int("VARIANTS_MAX_PER_REQUEST", default=10)
 CLASSROOM_DEFAULT_CAPACITY = env.int("CLASSROOM_DEFAULT_CAPACITY", default=40)
 CLASSROOM_CODE_TTL_DAYS = env.int("CLASSROOM_CODE_TTL_DAYS", default=14)
 # Attempts per client address per window for sign-up, log-in and class join.
