@@ -14,7 +14,16 @@ from django.urls import reverse
 
 from accounts.models import User
 from courses.i18n import localize, texts_of
-from courses.models import Course, Exercise, ExerciseVersion, Lesson, Skill, Unit
+from courses.models import (
+    Course,
+    Exercise,
+    ExerciseVariant,
+    ExerciseVersion,
+    Lesson,
+    Skill,
+    Unit,
+    VariantBatch,
+)
 from courses.rendering import render_markdown
 
 
@@ -237,3 +246,35 @@ def lesson_view(*, lesson: Lesson, language: str) -> LessonView:
             if i in versions
         ],
     )
+
+
+def exercise_variant_batches(*, exercise: Exercise) -> QuerySet[VariantBatch]:
+    return exercise.variant_batches.select_related("requested_by").prefetch_related("variants")
+
+
+def variant_batch_get_for_editor(*, user: User, batch_id: int) -> VariantBatch:
+    """A variant batch of an exercise `user` may edit; Http404 otherwise."""
+    if not _is_editor(user):
+        raise Http404("No such batch.")
+    batch = (
+        VariantBatch.objects.select_related("exercise__lesson__unit__course")
+        .filter(pk=batch_id, exercise__lesson__unit__course__school_id=user.school_id)
+        .first()
+    )
+    if batch is None:
+        raise Http404("No such batch.")
+    return batch
+
+
+def variant_get_for_editor(*, user: User, variant_id: int) -> ExerciseVariant:
+    """A drafted variant of an exercise `user` may edit; Http404 otherwise."""
+    if not _is_editor(user):
+        raise Http404("No such variant.")
+    variant = (
+        ExerciseVariant.objects.select_related("batch__exercise__lesson__unit__course")
+        .filter(pk=variant_id, batch__exercise__lesson__unit__course__school_id=user.school_id)
+        .first()
+    )
+    if variant is None:
+        raise Http404("No such variant.")
+    return variant

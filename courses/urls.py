@@ -1,6 +1,6 @@
 from django.urls import path
 
-from courses import views
+from courses import variant_views, views
 
 app_name = "courses"
 
@@ -24,4 +24,16 @@ urlpatterns = [
     path("lessons/<int:lesson_id>/exercises/new/", views.exercise_create, name="exercise_create"),
     path("exercises/<int:exercise_id>/edit/", views.exercise_edit, name="exercise_edit"),
     path("skills/<int:skill_id>/edit/", views.skill_edit, name="skill_edit"),
+    path(
+        "exercises/<int:exercise_id>/variants/",
+        variant_views.exercise_variants,
+        name="exercise_variants",
+    ),
+    path("variants/batches/<int:batch_id>/", variant_views.variant_batch, name="variant_batch"),
+    path(
+        "variants/batches/<int:batch_id>/status/",
+        variant_views.variant_batch_status,
+        name="variant_batch_status",
+    ),
+    path("variants/<int:variant_id>/decide/", variant_views.variant_decide, name="variant_decide"),
 ]

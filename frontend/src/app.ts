@@ -61,6 +61,49 @@ function wireClassroomSocket(root: ParentNode): void {
   connect();
 }
 
+/** Long form posts: disable the button and say what is happening. */
+function wireBusyForms(root: ParentNode): void {
+  root.querySelectorAll<HTMLFormElement>("form[data-busy-message]").forEach((form) => {
+    form.addEventListener("submit", () => {
+      form.querySelectorAll<HTMLButtonElement>("button[type=submit]").forEach((b) => {
+        b.disabled = true;
+      });
+      const note = document.createElement("p");
+      note.setAttribute("role", "status");
+      note.className = "help";
+      note.textContent = form.dataset.busyMessage ?? "";
+      form.append(note);
+    });
+  });
+}
+
+/** Poll a progress URL until the work is no longer queued or running, then reload. */
+function wirePolling(root: ParentNode): void {
+  const box = root.querySelector<HTMLElement>("[data-poll-url]");
+  if (!box) return;
+  const url = box.dataset.pollUrl as string;
+  const tick = async (): Promise<void> => {
+    try {
+      const response = await fetch(url, { headers: { Accept: "application/json" } });
+      if (response.ok) {
+        const state = (await response.json()) as { status: string; status_label: string };
+        const label = box.querySelector("[data-status-label]");
+        if (label) label.textContent = state.status_label;
+        if (state.status !== "queued" && state.status !== "running") {
+          window.location.reload();
+          return;
+        }
+      }
+    } catch {
+      // Network hiccup: try again on the next tick.
+    }
+    window.setTimeout(tick, 2000);
+  };
+  window.setTimeout(tick, 2000);
+}
+
 wireAutosubmit(document);
+wireBusyForms(document);
+wirePolling(document);
 wireRoleToggle(document);
 wireClassroomSocket(document);
