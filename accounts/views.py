@@ -14,6 +14,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts import selectors, services
 from accounts.forms import ClassroomCreateForm, ClassroomJoinForm, LoginForm, SignupForm
 from common.errors import ApplicationError
+from common.forms import form_add_error
 from common.ratelimit import client_address, ratelimit_hit
 
 
@@ -39,8 +40,7 @@ def _submit(request: HttpRequest, form, action, *, ratelimit_scope: str = ""):
             return None, 400
         return action(**form.cleaned_data), 200
     except ApplicationError as exc:
-        form.add_error(exc.field if exc.field in form.fields else None, exc.message)
-        return None, 429 if "retry_after" in exc.extra else 400
+        return None, form_add_error(form, exc)
 
 
 def _set_language_cookie(response: HttpResponse, language: str) -> HttpResponse:

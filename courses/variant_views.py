@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from common.errors import ApplicationError
+from common.forms import form_add_error
 from courses import selectors, variants
 from courses.models import VariantBatch
 from courses.rendering import render_markdown
@@ -59,8 +60,7 @@ def exercise_variants(request: HttpRequest, exercise_id: int) -> HttpResponse:
                 return redirect("courses:variant_batch", batch_id=batch.id)
             status = 400
         except ApplicationError as exc:
-            form.add_error("count", exc.message)
-            status = 400
+            status = form_add_error(form, exc)
     context = {
         "exercise": exercise,
         "lesson": exercise.lesson,

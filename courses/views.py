@@ -17,6 +17,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from common.errors import ApplicationError
+from common.forms import form_add_error
 from courses import packages, selectors, services
 from courses.checkers import check_answer
 from courses.forms import (
@@ -31,15 +32,6 @@ from courses.forms import (
 from courses.i18n import LANGUAGE_CODES, field_name, localize, texts_of
 from courses.models import CourseAsset, ExerciseKind
 from courses.rendering import MAX_SOURCE_LENGTH, render_markdown
-
-
-def _form_error(form, exc: ApplicationError) -> int:
-    field = exc.field if exc.field in form.fields else None
-    form.add_error(field, exc.message)
-    for problem_field, message in exc.extra.get("problems", [])[1:]:
-        name = problem_field.split(".")[0]
-        form.add_error(name if name in form.fields else None, message)
-    return 400
 
 
 def _language(request: HttpRequest, course) -> str:
@@ -98,7 +90,7 @@ def course_create(request: HttpRequest) -> HttpResponse:
             return redirect("courses:course_edit", course_id=course.id)
         status = 400
     except ApplicationError as exc:
-        status = _form_error(form, exc)
+        status = form_add_error(form, exc)
     context = {
         "editable": selectors.courses_for_editor(user=request.user),
         "published": selectors.courses_for_learner(user=request.user),
@@ -167,7 +159,7 @@ def course_edit(request: HttpRequest, course_id: int) -> HttpResponse:
                 return redirect(f"{request.path}?lang={language}")
             status = 400
         except ApplicationError as exc:
-            status = _form_error(form, exc)
+            status = form_add_error(form, exc)
     context = {
         "course": course,
         "form": form,
@@ -218,7 +210,7 @@ def _simple_edit(request, *, obj, course, form, save, template_title, back_url):
                 return redirect(f"{request.path}?lang={language}")
             status = 400
         except ApplicationError as exc:
-            status = _form_error(form, exc)
+            status = form_add_error(form, exc)
     context = {
         "course": course,
         "object": obj,
@@ -284,7 +276,7 @@ def lesson_edit(request: HttpRequest, lesson_id: int) -> HttpResponse:
                 return redirect(f"{request.path}?lang={language}")
             status = 400
         except ApplicationError as exc:
-            status = _form_error(form, exc)
+            status = form_add_error(form, exc)
     context = {
         "course": course,
         "lesson": lesson,
@@ -392,7 +384,7 @@ def exercise_create(request: HttpRequest, lesson_id: int) -> HttpResponse:
                 return redirect("courses:lesson_edit", lesson_id=lesson.id)
             status = 400
         except ApplicationError as exc:
-            status = _form_error(form, exc)
+            status = form_add_error(form, exc)
     context = {
         "course": course,
         "lesson": lesson,
@@ -428,7 +420,7 @@ def exercise_edit(request: HttpRequest, exercise_id: int) -> HttpResponse:
                 return redirect("courses:lesson_edit", lesson_id=lesson.id)
             status = 400
         except ApplicationError as exc:
-            status = _form_error(form, exc)
+            status = form_add_error(form, exc)
     context = {
         "course": course,
         "lesson": lesson,
