@@ -149,6 +149,7 @@ class Harness:
 
         self.settings = Settings.from_env()
         self.worker = await Worker.start(self.settings)
+        self.base_policy = self.worker.scheduler.policy
         self.engine = self.worker.engine
         self.tok = self.worker.tokenizer
 
@@ -157,11 +158,10 @@ class Harness:
         return list(self.tok.encode(text, add_special_tokens=False))
 
     def use_policy(self, **policy: Any) -> None:
-        """Swap the worker's scheduler policy (between runs, when idle)."""
+        """Fresh scheduler with the configured policy plus `policy` (between runs, idle)."""
         from inference.scheduler import Scheduler
 
-        base = self.worker.scheduler.policy
-        self.worker.scheduler = Scheduler(dataclasses.replace(base, **policy))
+        self.worker.scheduler = Scheduler(dataclasses.replace(self.base_policy, **policy))
 
     # --- senders ---------------------------------------------------------------------------
 
@@ -288,7 +288,6 @@ class Harness:
         async def existing(_: Any) -> Any:
             return self.worker
 
-        self.use_policy(batch_inflight=64, interactive_inflight=64)
         port = _free_port()
         app = create_app(self.settings, worker_factory=existing)
         server = uvicorn.Server(
@@ -375,7 +374,6 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     t_start = time.perf_counter()
     await h.start()
     print(f"engine up in {time.perf_counter() - t_start:.0f}s", flush=True)
-    default_inflight = h.settings.batch_inflight
     grading = args.grading
 
     async def sched(kind: str, i: int, mt: int) -> tuple[float, int]:
@@ -391,7 +389,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     await h.run(fifo, chats=4, grading=8)
 
     out: dict[str, Any] = {}
-    h.use_policy(batch_inflight=default_inflight)
+    h.use_policy()
     out["chat_alone"] = await h.run(sched, chats=args.chats, grading=0)
     out["chat_alone_direct"] = await h.run(fifo, chats=args.chats, grading=0)
     print("chat alone done", flush=True)
@@ -403,19 +401,21 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     out["mix_vllm_priority"] = await h.run(vllm_priority, chats=None, grading=grading)
     print("mixed runs done", flush=True)
 
+    # Sweep the main knob: batch width while interactive traffic is active. Grading
+    # alone never sees a chat, so it runs at full width whatever this knob says.
     sweep_sched: list[dict[str, Any]] = []
-    for k in args.sweep:
-        h.use_policy(batch_inflight=k)
-        alone = await h.run(sched, chats=0, grading=grading)
+    variants = [(k, 0) for k in args.sweep] + [(k, k) for k in args.sweep_hold]
+    for k, while_waiting in variants:
+        h.use_policy(batch_inflight_active=k, batch_inflight_interactive=while_waiting)
         mix = await h.run(sched, chats=None, grading=grading)
-        sweep_sched.append({"batch_inflight": k, "alone": alone, "mix": mix})
-        print(f"sweep scheduler k={k} done", flush=True)
+        sweep_sched.append({"active": k, "while_waiting": while_waiting, "mix": mix})
+        print(f"sweep scheduler active={k} while_waiting={while_waiting} done", flush=True)
+    h.use_policy()
     sweep_fifo: list[dict[str, Any]] = []
     for cap in args.caps:
         mix = await h.run(fifo, chats=None, grading=grading, grading_cap=cap or None)
         sweep_fifo.append({"grading_cap": cap or "none", "mix": mix})
         print(f"sweep fifo cap={cap} done", flush=True)
-    h.use_policy(batch_inflight=default_inflight)
     overhead = await h.overhead()
     h.worker.shutdown()
 
@@ -439,10 +439,10 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         "runs": {k: v.to_json() for k, v in out.items()},
         "sweep_scheduler": [
             {
-                "batch_inflight": s["batch_inflight"],
+                "batch_inflight_active": s["active"],
+                "batch_inflight_interactive": s["while_waiting"],
                 "chat_p95_ttft_ratio": round(s["mix"].p95 / alone.p95, 3),
-                "grading_throughput_ratio": round(s["mix"].grading_tps / s["alone"].grading_tps, 3),
-                "grading_tokens_per_s_alone": round(s["alone"].grading_tps, 1),
+                "grading_throughput_ratio": round(s["mix"].grading_tps / g_alone, 3),
                 "grading_tokens_per_s_mix": round(s["mix"].grading_tps, 1),
                 "mix": s["mix"].to_json(),
             }
@@ -471,7 +471,9 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             "chats_alone": args.chats,
         },
         "settings": {
-            "batch_inflight": default_inflight,
+            "batch_inflight": h.settings.batch_inflight,
+            "batch_inflight_active": h.settings.batch_inflight_active,
+            "active_window_s": h.settings.active_window_s,
             "batch_inflight_interactive": h.settings.batch_inflight_interactive,
             "preempt": h.settings.preempt,
             "max_num_seqs": h.settings.max_num_seqs,
@@ -516,12 +518,14 @@ def print_table(r: dict[str, Any]) -> None:
         "overhead_fraction",
     ):
         print(f"{key:42} {r[key]}")
-    print("\n== sweep: scheduler batch_inflight (chat p95 ratio vs grading throughput) ==")
+    print("\n== sweep: INFERENCE_BATCH_INFLIGHT_ACTIVE (chat p95 ratio vs grading throughput) ==")
     for s in r["sweep_scheduler"]:
+        mode = "preempt" if s["batch_inflight_interactive"] == 0 else "hold"
         print(
-            f"batch_inflight={s['batch_inflight']:>3}  chat p95 x{s['chat_p95_ttft_ratio']:<6} "
+            f"active={s['batch_inflight_active']:>3} {mode:8} "
+            f"chat p95 x{s['chat_p95_ttft_ratio']:<6} "
             f"grading {s['grading_throughput_ratio']:.2f} of alone "
-            f"({s['grading_tokens_per_s_mix']:.0f}/{s['grading_tokens_per_s_alone']:.0f} tok/s)"
+            f"({s['grading_tokens_per_s_mix']:.0f} tok/s)"
         )
     print("== sweep: baseline FIFO with a fixed cap on grading in flight ==")
     for s in r["sweep_fifo_cap"]:
@@ -543,14 +547,20 @@ def main() -> None:
     parser.add_argument("--chat-rate", type=float, default=1.0, help="chats per second")
     parser.add_argument("--chats", type=int, default=40, help="chats in the chat-alone run")
     parser.add_argument("--grading", type=int, default=96, help="grading requests per flood")
-    parser.add_argument("--sweep", type=int, nargs="*", default=[8, 16, 24, 32, 48])
-    parser.add_argument("--caps", type=int, nargs="*", default=[2, 8, 24, 0])
+    parser.add_argument(
+        "--sweep", type=int, nargs="*", default=[2, 4, 8, 16, 32], help="active batch width"
+    )
+    parser.add_argument(
+        "--sweep-hold", type=int, nargs="*", default=[4, 8], help="active width, no preemption"
+    )
+    parser.add_argument("--caps", type=int, nargs="*", default=[8, 32, 0])
     parser.add_argument("--overhead-requests", type=int, default=16)
     parser.add_argument("--overhead-rounds", type=int, default=3)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = parser.parse_args()
     if args.quick:
         args.chats, args.grading, args.sweep, args.caps = 8, 16, [8], [8]
+        args.sweep_hold = []
         args.overhead_requests, args.overhead_rounds = 4, 1
     report = asyncio.run(main_async(args))
     print_table(report)
@@ -559,7 +569,7 @@ def main() -> None:
     name = "inference-quick" if args.quick else "inference"
     path = args.out / f"{name}-{stamp}.json"
     path.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"\nwrote {path.relative_to(ROOT)}")
+    print(f"\nwrote {path}")
 
 
 if __name__ == "__main__":

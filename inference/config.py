@@ -115,7 +115,7 @@ class Settings:
     # INFERENCE_GPU_MEMORY_UTILIZATION applies instead.
     kv_cache_gb: float = 2.0
     gpu_memory_utilization: float = 0.85  # INFERENCE_GPU_MEMORY_UTILIZATION
-    max_num_seqs: int = 64  # INFERENCE_MAX_NUM_SEQS: most sequences vLLM runs in one batch
+    max_num_seqs: int = 128  # INFERENCE_MAX_NUM_SEQS: most sequences vLLM runs in one batch
     # INFERENCE_MAX_BATCHED_TOKENS: token budget of one engine step (chunked prefill). A
     # smaller step bounds how long a newly arrived chat waits for the step in flight.
     max_batched_tokens: int = 512
@@ -131,11 +131,17 @@ class Settings:
 
     # --- scheduler -----------------------------------------------------------------------
     # INFERENCE_BATCH_INFLIGHT: batch (grading/authoring) requests kept in the engine while
-    # no interactive request needs the engine. The main throughput knob.
-    batch_inflight: int = 24
+    # no interactive traffic has been seen for INFERENCE_ACTIVE_WINDOW_S (full throughput).
+    batch_inflight: int = 64
+    # INFERENCE_BATCH_INFLIGHT_ACTIVE: batch requests in the engine while interactive
+    # (voice/chat) traffic is active. The main latency/throughput knob; see the benchmark.
+    batch_inflight_active: int = 8
     # INFERENCE_BATCH_INFLIGHT_INTERACTIVE: batch requests allowed to keep running while an
-    # interactive (voice/chat) request waits for its first token; extra ones are preempted.
-    batch_inflight_interactive: int = 0
+    # interactive request waits for its first token; extra ones are preempted.
+    batch_inflight_interactive: int = 8
+    # INFERENCE_ACTIVE_WINDOW_S: how long after the last interactive request batch work
+    # stays narrowed to INFERENCE_BATCH_INFLIGHT_ACTIVE.
+    active_window_s: float = 10.0
     # INFERENCE_PREEMPT: preempt running batch requests (abort + resume from their
     # generated prefix) when an interactive request arrives. Off = admission hold only.
     preempt: bool = True
@@ -154,6 +160,17 @@ class Settings:
     coalesce_ms: float = 30.0
     # INFERENCE_READY_TIMEOUT_S: /ready fails when its 1-token probe takes longer.
     ready_timeout_s: float = 30.0
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.batch_inflight_active <= self.batch_inflight:
+            raise ConfigError(
+                "INFERENCE_BATCH_INFLIGHT_ACTIVE must be between 1 and INFERENCE_BATCH_INFLIGHT"
+            )
+        if not 0 <= self.batch_inflight_interactive <= self.batch_inflight_active:
+            raise ConfigError(
+                "INFERENCE_BATCH_INFLIGHT_INTERACTIVE must be between 0 and "
+                "INFERENCE_BATCH_INFLIGHT_ACTIVE"
+            )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -199,9 +216,13 @@ class Settings:
                 env, "INFERENCE_DEFAULT_MAX_TOKENS", cls.default_max_tokens, minimum=1
             ),
             batch_inflight=_int(env, "INFERENCE_BATCH_INFLIGHT", cls.batch_inflight, minimum=1),
+            batch_inflight_active=_int(
+                env, "INFERENCE_BATCH_INFLIGHT_ACTIVE", cls.batch_inflight_active, minimum=1
+            ),
             batch_inflight_interactive=_int(
                 env, "INFERENCE_BATCH_INFLIGHT_INTERACTIVE", cls.batch_inflight_interactive
             ),
+            active_window_s=_float(env, "INFERENCE_ACTIVE_WINDOW_S", cls.active_window_s),
             preempt=_bool(env, "INFERENCE_PREEMPT", cls.preempt),
             interactive_inflight=_int(
                 env, "INFERENCE_INTERACTIVE_INFLIGHT", cls.interactive_inflight, minimum=1

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vllm import SamplingParams
-from vllm.config import VllmConfig
+from vllm.config import StructuredOutputsConfig, VllmConfig
 from vllm.engine.arg_utils import AsyncEngineArgs
 from vllm.exceptions import VLLMClientError
 from vllm.sampling_params import RequestOutputKind, StructuredOutputsParams
@@ -103,6 +103,11 @@ def engine_args(settings: Settings, model_path: str) -> AsyncEngineArgs:
         enforce_eager=settings.enforce_eager,
         gpu_memory_utilization=settings.gpu_memory_utilization,
         limit_mm_per_prompt={"image": settings.max_images_per_request},
+        # Compact JSON only: with free whitespace a small model can pad until max_tokens
+        # and return unparseable JSON. (An engine-wide setting in vLLM.)
+        structured_outputs_config=StructuredOutputsConfig(
+            backend="xgrammar", disable_any_whitespace=True
+        ),
         disable_log_stats=True,  # our stat logger still receives stats
         **kwargs,
     )
@@ -163,7 +168,9 @@ class Worker:
         self.scheduler = Scheduler(
             SchedulerPolicy(
                 batch_inflight=settings.batch_inflight,
+                batch_inflight_active=settings.batch_inflight_active,
                 batch_inflight_interactive=settings.batch_inflight_interactive,
+                active_window_s=settings.active_window_s,
                 interactive_inflight=settings.interactive_inflight,
                 preempt=settings.preempt,
                 queue_limit=settings.queue_limit,
@@ -230,11 +237,10 @@ class Worker:
     def _sampling(req: Prepared, done: int) -> SamplingParams:
         c = req.chat
         structured = None
-        # Compact JSON only: with free whitespace a small model can pad forever.
         if c.json_schema is not None:
-            structured = StructuredOutputsParams(json=c.json_schema, disable_any_whitespace=True)
+            structured = StructuredOutputsParams(json=c.json_schema)
         elif c.json_object:
-            structured = StructuredOutputsParams(json_object=True, disable_any_whitespace=True)
+            structured = StructuredOutputsParams(json_object=True)
         return SamplingParams(
             max_tokens=c.max_tokens - done,
             min_tokens=max(0, c.min_tokens - done),
@@ -282,13 +288,14 @@ class Worker:
         task.add_done_callback(self._tasks.discard)
 
     def _arm_timer(self) -> None:
-        """Wake up at the next queued deadline so expiry does not wait for traffic."""
-        deadline = self.scheduler.next_deadline()
+        """Wake up when the scheduler needs it (a queued deadline, the end of the active
+        window) so expiry and re-widening do not wait for the next request."""
+        wakeup = self.scheduler.next_wakeup()
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        if deadline is not None:
-            self._timer = self._loop.call_at(deadline + 1e-3, self._kick)
+        if wakeup is not None:
+            self._timer = self._loop.call_at(max(wakeup, self._now()) + 1e-3, self._kick)
 
     # --- generation ----------------------------------------------------------------------
 

@@ -10,13 +10,16 @@ and a chat request that arrives later waits for those big steps however high its
 So we decide *what enters the engine*:
 
 * interactive classes (voice, chat) are admitted at once (up to a generous cap);
-* batch classes (grading, authoring) fill up to `batch_inflight` slots while no
-  interactive request is waiting for its first token;
-* while one is waiting, batch work is held back to `batch_inflight_interactive` slots and
-  (with `preempt`) the excess running batch requests are preempted: the engine layer
-  aborts them and later resumes each from its generated prefix, which the engine's prefix
-  cache makes cheap. As soon as every interactive request has its first token, batch
-  work resumes (its decode steps then share the engine with the chat's decode steps).
+* batch classes (grading, authoring) fill `batch_inflight` slots while no interactive
+  traffic has been seen for `active_window_s` (a grading flood at night runs at full
+  batch width), and only `batch_inflight_active` slots while interactive traffic is
+  active: on a CPU every engine step costs a fixed ~30 ms plus ~1 ms per sequence, and a
+  chat that arrives mid-step waits for that step, so the batch width bounds chat latency;
+* while an interactive request waits for its first token, batch work is held to
+  `batch_inflight_interactive` slots and (with `preempt`) the excess running batch
+  requests are preempted: the engine layer aborts them and later resumes each from its
+  generated prefix, which the engine's prefix cache makes cheap. This matters most when
+  the first chat after a quiet period meets a full-width batch.
 
 Within a class, tenants share by weighted fair queuing (self-clocked: a ticket's tag is
 `max(virtual_time, tenant's last tag) + cost / weight`, lowest tag first), so one school's
@@ -129,8 +132,10 @@ class ClassStats:
 
 @dataclass(frozen=True)
 class SchedulerPolicy:
-    batch_inflight: int = 24
-    batch_inflight_interactive: int = 0
+    batch_inflight: int = 64
+    batch_inflight_active: int = 8
+    batch_inflight_interactive: int = 8
+    active_window_s: float = 10.0
     interactive_inflight: int = 64
     preempt: bool = True
     queue_limit: Mapping[RequestClass, int] = field(
@@ -141,8 +146,10 @@ class SchedulerPolicy:
     def __post_init__(self) -> None:
         if self.batch_inflight < 1 or self.interactive_inflight < 1:
             raise ValueError("inflight limits must be >= 1")
-        if not 0 <= self.batch_inflight_interactive <= self.batch_inflight:
-            raise ValueError("batch_inflight_interactive must be in [0, batch_inflight]")
+        if not 1 <= self.batch_inflight_active <= self.batch_inflight:
+            raise ValueError("batch_inflight_active must be in [1, batch_inflight]")
+        if not 0 <= self.batch_inflight_interactive <= self.batch_inflight_active:
+            raise ValueError("batch_inflight_interactive must be in [0, batch_inflight_active]")
 
 
 class FairQueue:
@@ -224,6 +231,7 @@ class Scheduler:
         self._runtime_ewma = dict(self._DEFAULT_RUNTIME_S)
         self.preemptions_total = 0
         self.expired_total = 0
+        self._last_interactive = -math.inf
 
     # --- events --------------------------------------------------------------------------
 
@@ -234,6 +242,8 @@ class Scheduler:
             raise QueueFull(ticket.cls, max(1.0, self.estimated_wait(ticket.cls)))
         ticket.state = TicketState.QUEUED
         ticket.arrival = now
+        if ticket.cls.interactive:
+            self._last_interactive = max(self._last_interactive, now)
         seq = next(self._seq)
         queue.push(ticket, seq)
         if ticket.deadline is not None:
@@ -285,7 +295,7 @@ class Scheduler:
             while queue and self._count_running(INTERACTIVE) < p.interactive_inflight:
                 decision.admit.append(self._start(queue.pop(), now))
 
-        limit = p.batch_inflight_interactive if self.interactive_waiting() else p.batch_inflight
+        limit = self.batch_limit(now)
         running_batch = [t for t in self._running.values() if t.cls in BATCH]
         active = [t for t in running_batch if t.state is TicketState.RUNNING]
         excess = len(active) - limit
@@ -330,6 +340,26 @@ class Scheduler:
 
     # --- read-only views -----------------------------------------------------------------
 
+    def batch_limit(self, now: float) -> int:
+        """Batch slots allowed at `now` (see the module docstring)."""
+        if self.interactive_waiting():
+            return self.policy.batch_inflight_interactive
+        if now - self._last_interactive < self.policy.active_window_s:
+            return self.policy.batch_inflight_active
+        return self.policy.batch_inflight
+
+    def next_wakeup(self) -> float | None:
+        """When `schedule()` must run again without any event: the earliest queued
+        deadline, or the end of the active window if batch work waits for it."""
+        times = []
+        deadline = self.next_deadline()
+        if deadline is not None:
+            times.append(deadline)
+        window_end = self._last_interactive + self.policy.active_window_s
+        if math.isfinite(window_end) and any(self._queues[c] for c in BATCH):
+            times.append(window_end)
+        return min(times) if times else None
+
     def interactive_waiting(self) -> bool:
         """True while some voice/chat request is queued or has no first token yet."""
         if any(self._queues[c] for c in INTERACTIVE):
@@ -359,7 +389,11 @@ class Scheduler:
         free up at the class's observed run time (EWMA). Good enough for "about 4 s".
         """
         group = INTERACTIVE if cls.interactive else BATCH
-        slots = self.policy.interactive_inflight if cls.interactive else self.policy.batch_inflight
+        slots = (
+            self.policy.interactive_inflight
+            if cls.interactive
+            else max(1, self.policy.batch_inflight_active)
+        )
         ahead = sum(len(self._queues[c]) for c in group if c <= cls)
         running = self._count_running(group)
         if running + ahead < slots:

@@ -163,6 +163,7 @@ def test_settings_from_env_parses_and_validates(tmp_path: Path):
         ({"INFERENCE_PREEMPT": "maybe"}, "INFERENCE_PREEMPT must be a boolean"),
         ({"INFERENCE_TENANT_WEIGHTS": "a=0"}, "must be > 0"),
         ({"INFERENCE_TENANT_WEIGHTS": "a"}, "expected tenant=weight"),
+        ({"INFERENCE_BATCH_INFLIGHT": "4"}, "INFERENCE_BATCH_INFLIGHT_ACTIVE must be between"),
     ],
 )
 def test_settings_reject_bad_values(env, message):

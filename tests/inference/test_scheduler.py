@@ -25,8 +25,10 @@ def ticket(cls: RequestClass, tenant: str = "t", **kw: object) -> Ticket:
 
 
 def policy(**kw: object) -> SchedulerPolicy:
+    """Policy for tests: the active width equals the idle width unless a test sets it."""
     base: dict[str, object] = {"batch_inflight": 4, "batch_inflight_interactive": 0}
     base.update(kw)
+    base.setdefault("batch_inflight_active", base["batch_inflight"])
     return SchedulerPolicy(**base)  # type: ignore[arg-type]
 
 
@@ -125,6 +127,7 @@ def test_preempt_disabled_only_holds_admission():
 
 def test_batch_inflight_interactive_keeps_some_batch_running():
     s = Scheduler(policy(batch_inflight=4, batch_inflight_interactive=1))
+    assert s.policy.batch_inflight_active == 4
     g = [ticket(RequestClass.GRADING) for _ in range(4)]
     for t in g:
         s.submit(t, now=0.0)
@@ -284,6 +287,28 @@ def test_estimated_wait_grows_with_queue_and_uses_observed_runtime():
     assert (stats.queued, stats.running) == (4, 2)
 
 
+def test_batch_width_narrows_while_interactive_traffic_is_active():
+    s = Scheduler(policy(batch_inflight=6, batch_inflight_active=2, active_window_s=10.0))
+    grading = [ticket(RequestClass.GRADING) for _ in range(8)]
+    for t in grading:
+        s.submit(t, now=0.0)
+    assert len(s.schedule(now=0.0).admit) == 6  # quiet: full width
+    chat = ticket(RequestClass.CHAT)
+    s.submit(chat, now=1.0)
+    assert len(s.schedule(now=1.0).preempt) == 6  # waiting chat: down to 0
+    for t in grading[:6]:
+        s.on_preempted(t)
+    s.on_first_token(chat)
+    s.on_finished(chat, now=1.5)
+
+    assert len(s.schedule(now=1.5).admit) == 2  # active window: narrow width
+    assert s.next_wakeup() == pytest.approx(11.0)  # window ends 10 s after the chat
+    assert s.schedule(now=10.9).admit == []
+    assert len(s.schedule(now=11.0).admit) == 4  # quiet again: back to full width
+
+
 def test_policy_validation():
     with pytest.raises(ValueError, match="batch_inflight_interactive"):
-        SchedulerPolicy(batch_inflight=2, batch_inflight_interactive=3)
+        SchedulerPolicy(batch_inflight=2, batch_inflight_active=2, batch_inflight_interactive=3)
+    with pytest.raises(ValueError, match="batch_inflight_active"):
+        SchedulerPolicy(batch_inflight=2, batch_inflight_active=3)
