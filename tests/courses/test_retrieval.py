@@ -1,5 +1,7 @@
 """Retrieval over published lesson text with the packaged multilingual embedding model."""
 
+import time
+
 import pytest
 from django.db import transaction
 
@@ -8,7 +10,18 @@ from courses.models import LessonPassage
 from courses.retrieval import course_passages_search, lesson_version_index, split_passages
 from tests.courses.factories import CourseFactory, LessonFactory, UnitFactory
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# Indexing is a Celery task queued on commit: in services mode it runs on a live worker.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_live")]
+
+
+def wait_indexed(lesson, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if LessonPassage.objects.filter(lesson_version=lesson.published_version).exists():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"lesson {lesson.id} was not indexed")
+
 
 FRACTIONS = """# Adding fractions
 
@@ -38,6 +51,7 @@ def published_lesson(course, title, body, **translations):
     lesson.save()
     services.lesson_publish(lesson=lesson)  # indexes on commit
     lesson.refresh_from_db()
+    wait_indexed(lesson)
     return lesson
 
 
@@ -93,6 +107,8 @@ def test_republishing_searches_only_the_new_version():
     lesson = published_lesson(course, "Adding fractions", FRACTIONS)
     services.lesson_update(lesson=lesson, language="en", title="Equations", body=EQUATIONS)
     services.lesson_publish(lesson=lesson)
+    lesson.refresh_from_db()
+    wait_indexed(lesson)
 
     hits = course_passages_search(course=course, question="add fractions", language="en")
 
@@ -121,4 +137,6 @@ def test_indexing_twice_replaces_rows_and_a_failed_publish_indexes_nothing():
 
     with pytest.raises(Rollback):
         publish_then_fail()
+    # Positive control: a committed publish afterwards is indexed, so the worker was live.
+    wait_indexed(published_lesson(course, "Equations", EQUATIONS))
     assert not LessonPassage.objects.filter(lesson_version__lesson=other).exists()
