@@ -107,7 +107,7 @@ def course_passages_search(
             lesson_version__lesson__published_version=F("lesson_version"),
         ).values_list(
             "lesson_version__lesson_id",
-            "lesson_version__snapshot",
+            "lesson_version_id",
             "language",
             "text",
             "embedding",
@@ -116,7 +116,7 @@ def course_passages_search(
     if not rows:
         return []
     languages_by_lesson: dict[int, set[str]] = {}
-    for lesson_id, _snapshot, row_language, _text, _embedding in rows:
+    for lesson_id, _version_id, row_language, _text, _embedding in rows:
         languages_by_lesson.setdefault(lesson_id, set()).add(row_language)
 
     def wanted(lesson_id: int) -> str:
@@ -130,10 +130,17 @@ def course_passages_search(
     matrix = np.stack([from_bytes(row[4]) for row in picked])
     scores = matrix @ embed_query(question)
     order = np.argsort(-scores)[:limit]
+    # Titles only for the winners: a snapshot per passage row would load every lesson's
+    # full text on each question.
+    titles = dict(
+        LessonVersion.objects.filter(pk__in={picked[i][1] for i in order}).values_list(
+            "pk", "snapshot__title"
+        )
+    )
     return [
         Passage(
             lesson_id=picked[i][0],
-            lesson_title=picked[i][1].get("title", {}).get(picked[i][2], ""),
+            lesson_title=(titles.get(picked[i][1]) or {}).get(picked[i][2], ""),
             language=picked[i][2],
             text=picked[i][3],
             score=float(scores[i]),

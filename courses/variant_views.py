@@ -31,15 +31,12 @@ class VariantRequestForm(forms.Form):
 
 def _variant_rows(batch: VariantBatch) -> list[dict]:
     """Each kept variant with its Markdown rendered and sanitised: the text is the model's."""
-    asset_base = None
     return [
         {
             "variant": variant,
-            "prompt_html": render_markdown(variant.data["prompt"], asset_base=asset_base),
-            "solution_html": render_markdown(variant.data["solution"], asset_base=asset_base),
-            "hints_html": [
-                render_markdown(h, asset_base=asset_base) for h in variant.data["hints"]
-            ],
+            "prompt_html": render_markdown(variant.data["prompt"]),
+            "solution_html": render_markdown(variant.data["solution"]),
+            "hints_html": [render_markdown(h) for h in variant.data["hints"]],
         }
         for variant in batch.variants.all()
     ]

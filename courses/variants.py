@@ -292,6 +292,8 @@ def variants_select(source: Source, drafts: list[Any]) -> tuple[list[Checked], i
             dropped_check += 1
         else:
             checked.append(result)
+    if not checked:
+        return [], dropped_check, 0
     original = _source_checked(source)
     vectors = embed_passages([original.data["prompt"]] + [c.data["prompt"] for c in checked])
     kept: list[Checked] = []
