@@ -110,7 +110,10 @@ class Settings:
         default_factory=lambda: Path.home() / ".cache" / "exocortex" / "models"
     )
     max_model_len: int = 2048  # INFERENCE_MAX_MODEL_LEN: context window (prompt + output)
-    dtype: str = "bfloat16"  # INFERENCE_DTYPE: vLLM dtype ("auto", "bfloat16", "float16", ...)
+    # INFERENCE_DTYPE: vLLM dtype ("bfloat16", "float32", ...). "auto": float32 on CPUs
+    # without native bf16 arithmetic (ten times faster there), else bfloat16 on a CPU and
+    # the model's own dtype on a GPU (see inference/hardware.py).
+    dtype: str = "auto"
     # INFERENCE_KV_CACHE_GB: KV cache size on CPU (GiB); 0 = vLLM's default. On a GPU
     # INFERENCE_GPU_MEMORY_UTILIZATION applies instead.
     kv_cache_gb: float = 2.0

@@ -23,6 +23,7 @@ from vllm import SamplingParams
 from vllm.config import StructuredOutputsConfig, VllmConfig
 from vllm.engine.arg_utils import AsyncEngineArgs
 from vllm.exceptions import VLLMClientError
+from vllm.platforms import current_platform
 from vllm.sampling_params import RequestOutputKind, StructuredOutputsParams
 from vllm.v1.engine.async_llm import AsyncLLM
 from vllm.v1.engine.exceptions import EngineDeadError, EngineGenerateError
@@ -37,6 +38,7 @@ from inference.errors import (
     InferenceError,
     InferenceUnavailable,
 )
+from inference.hardware import resolve_dtype
 from inference.metrics import Metrics
 from inference.model_store import resolve_model
 from inference.protocol import ChatRequest
@@ -93,7 +95,7 @@ def engine_args(settings: Settings, model_path: str) -> AsyncEngineArgs:
     return AsyncEngineArgs(
         model=model_path,
         served_model_name=[settings.served_model_name] if settings.served_model_name else None,
-        dtype=settings.dtype,
+        dtype=resolve_dtype(settings.dtype, on_cpu=current_platform.is_cpu()),
         max_model_len=settings.max_model_len,
         max_num_seqs=settings.max_num_seqs,
         # The step budget must still fit one whole prompt when chunking is unavailable.
