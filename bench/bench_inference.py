@@ -361,6 +361,12 @@ def _git_commit() -> str:
     return "unknown"
 
 
+def cpu_has_native_bf16() -> bool:
+    from inference.hardware import cpu_has_native_bf16 as native
+
+    return native()
+
+
 def _cpu_model() -> str:
     with contextlib.suppress(OSError):
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -480,11 +486,13 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             "max_batched_tokens": h.settings.max_batched_tokens,
             "block_size": h.settings.block_size,
             "coalesce_ms": h.settings.coalesce_ms,
+            "dtype": str(h.worker.engine.model_config.dtype).removeprefix("torch."),
             "vllm_cpu_env": {k: v for k, v in os.environ.items() if k.startswith("VLLM_CPU")},
         },
         "machine": {
             "cpu": _cpu_model(),
             "cores": os.cpu_count(),
+            "native_bf16": cpu_has_native_bf16(),
             "gpu": None,
             "platform": platform.platform(),
             "python": platform.python_version(),
