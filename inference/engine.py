@@ -121,7 +121,6 @@ class Prepared:
 
     chat: ChatRequest
     prompt_token_ids: list[int]
-    prompt_text: str
 
     @property
     def preemptible(self) -> bool:
@@ -227,12 +226,17 @@ class Worker:
                 f"prompt is {len(ids)} tokens and max_tokens is {chat.max_tokens}; "
                 f"together they exceed the context limit of {self.max_model_len} tokens"
             )
-        return Prepared(chat=chat, prompt_token_ids=ids, prompt_text=text)
+        return Prepared(chat=chat, prompt_token_ids=ids)
 
     def _engine_input(self, req: Prepared, generated: list[int]) -> dict[str, Any]:
         if req.chat.images:
-            # vLLM expands the template's image placeholders itself, so it gets text.
-            return {"prompt": req.prompt_text, "multi_modal_data": {"image": req.chat.images}}
+            # vLLM's multimodal processor finds the image placeholder tokens in the ids and
+            # expands each into the model's image tokens (so the engine's prompt is longer
+            # than ours). Ids, not text: vLLM would tokenize text with special tokens added.
+            return {
+                "prompt_token_ids": req.prompt_token_ids,
+                "multi_modal_data": {"image": req.chat.images},
+            }
         return {"prompt_token_ids": req.prompt_token_ids + generated}
 
     @staticmethod
@@ -334,6 +338,8 @@ class Worker:
         generated: list[int] = []
         emitted_text = ""
         cached_tokens = 0
+        # Reported as usage: the engine's count, which includes expanded image tokens.
+        prompt_tokens = len(req.prompt_token_ids)
         outcome = "error"
         first_token_at: float | None = None
         attempt = 0
@@ -355,6 +361,7 @@ class Worker:
                     continue
                 attempt += 1
                 handle.engine_id = f"{ticket.id}-{attempt}"
+                resumed = len(generated)  # a resumed attempt's prompt ends with these
                 stream = self.engine.generate(
                     self._engine_input(req, generated),
                     self._sampling(req, len(generated)),
@@ -364,6 +371,8 @@ class Worker:
                 try:
                     async for out in stream:
                         choice = out.outputs[0]
+                        if out.prompt_token_ids is not None:
+                            prompt_tokens = len(out.prompt_token_ids) - resumed
                         if attempt == 1 and out.num_cached_tokens:
                             cached_tokens = out.num_cached_tokens
                         aborted = choice.finish_reason == "abort"
@@ -382,7 +391,7 @@ class Worker:
                                 choice.text,
                                 len(generated),
                                 finish_reason=choice.finish_reason,
-                                prompt_tokens=len(req.prompt_token_ids),
+                                prompt_tokens=prompt_tokens,
                                 cached_tokens=cached_tokens,
                             )
                         elif choice.text:

@@ -4,6 +4,8 @@
 2 heads of 64: CPU attention needs head_dim >= 64) and the real SmolLM2 tokenizer with
 its chat template, read from the packaged GGUF. `worker` starts the real worker
 (`python -m inference serve`, real vLLM CPU engine) on it once per session.
+`tiny_vlm` builds a tiny random-weight vision-language model the same way (see
+`multimodal.py`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from .multimodal import TinyVLM, build_tiny_vlm
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,6 +64,11 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     model.save_pretrained(target, safe_serialization=True)
     tokenizer.save_pretrained(target)
     return target
+
+
+@pytest.fixture(scope="session")
+def tiny_vlm(tmp_path_factory: pytest.TempPathFactory) -> TinyVLM:
+    return build_tiny_vlm(tmp_path_factory.mktemp("tiny-vlm"))
 
 
 @dataclass
