@@ -180,7 +180,12 @@ def create_app(
                 body = json.loads(raw)
             except (ValueError, UnicodeDecodeError):
                 raise BadRequest("request body is not valid JSON") from None
-            chat = parse_chat_request(body, limits)
+            if b'"image_url"' in raw:
+                # Decoding and checking images can take a while: keep the loop (and every
+                # other stream) running meanwhile.
+                chat = await asyncio.to_thread(parse_chat_request, body, limits)
+            else:
+                chat = parse_chat_request(body, limits)
             prepared = worker.prepare(chat)
             gen = _Generation(worker.generate(prepared))
             try:
