@@ -110,6 +110,7 @@ class Result:
     chat_ttft_ms: list[float]
     grading_tokens: int
     grading_seconds: float
+    prefix_hit_rate: float = 0.0  # engine prefix-cache hits / queried prompt tokens
 
     @property
     def p50(self) -> float:
@@ -132,6 +133,7 @@ class Result:
             "grading_tokens": self.grading_tokens,
             "grading_seconds": round(self.grading_seconds, 3),
             "grading_tokens_per_s": round(self.grading_tps, 2),
+            "prefix_cache_hit_rate": round(self.prefix_hit_rate, 3),
         }
 
 
@@ -231,6 +233,8 @@ class Harness:
         exactly `chats` chats are sent.
         """
         await self.fresh()
+        stats = self.worker.engine_stats
+        queries0, hits0 = stats.prefix_queries, stats.prefix_hits
         rng = random.Random(7)
         gsend = grading_send or send
         ttfts: list[float] = []
@@ -275,7 +279,10 @@ class Harness:
             jobs.append(chat_arrivals())
         results = await asyncio.gather(*jobs)
         seconds = results[0] if grading else 0.0
-        return Result(ttfts, tokens, seconds)
+        await asyncio.sleep(0.2)  # the last step's stats reach the logger
+        queries = stats.prefix_queries - queries0
+        hit_rate = (stats.prefix_hits - hits0) / queries if queries else 0.0
+        return Result(ttfts, tokens, seconds, hit_rate)
 
     async def overhead(self) -> dict[str, Any]:
         """Same batch of streamed requests, via HTTP (with the SSE client in this process)
@@ -442,6 +449,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             out["mix_fifo"].grading_tps / out["grading_alone_fifo"].grading_tps, 3
         ),
         "overhead_fraction": overhead["overhead_fraction"],
+        "prefix_cache_hit_rate_chat_alone": round(alone.prefix_hit_rate, 3),
+        "prefix_cache_hit_rate_mix_scheduler": round(out["mix_scheduler"].prefix_hit_rate, 3),
         "runs": {k: v.to_json() for k, v in out.items()},
         "sweep_scheduler": [
             {
@@ -509,11 +518,14 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
 def print_table(r: dict[str, Any]) -> None:
     runs = r["runs"]
     print("\n== chat TTFT (ms) and grading throughput (tokens/s) ==")
-    print(f"{'run':32} {'chats':>6} {'p50':>8} {'p95':>8} {'grading tok/s':>14}")
+    print(
+        f"{'run':32} {'chats':>6} {'p50':>8} {'p95':>8} {'grading tok/s':>14} {'prefix hits':>12}"
+    )
     for name, v in runs.items():
         print(
             f"{name:32} {v['chat_count']:>6} {v['chat_p50_ttft_ms']:>8.1f} "
-            f"{v['chat_p95_ttft_ms']:>8.1f} {v['grading_tokens_per_s']:>14.1f}"
+            f"{v['chat_p95_ttft_ms']:>8.1f} {v['grading_tokens_per_s']:>14.1f} "
+            f"{v['prefix_cache_hit_rate']:>12.1%}"
         )
     print("\n== headline ==")
     for key in (
@@ -524,6 +536,8 @@ def print_table(r: dict[str, Any]) -> None:
         "grading_throughput_ratio_vs_fifo_alone",
         "grading_throughput_ratio_fifo",
         "overhead_fraction",
+        "prefix_cache_hit_rate_chat_alone",
+        "prefix_cache_hit_rate_mix_scheduler",
     ):
         print(f"{key:42} {r[key]}")
     print("\n== sweep: INFERENCE_BATCH_INFLIGHT_ACTIVE (chat p95 ratio vs grading throughput) ==")
