@@ -37,6 +37,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# A narrow sweep point runs a flood far slower than the defaults assume: queued grading must
+# not expire (that would end the run with DeadlineExceeded instead of a figure).
+os.environ.setdefault("INFERENCE_DEADLINE_GRADING_MS", str(6 * 3600 * 1000))
 
 SYSTEM = (
     "You are Exocortex, a patient tutor for secondary-school students. Lead with questions, "

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 # ChatML like SmolLM2's own template, but content may also be a list of
 # {"type": "text", "text": ...} and {"type": "image"} parts.
@@ -67,7 +68,6 @@ def build_tiny_vlm(target: Path) -> TinyVLM:
         Idefics3ForConditionalGeneration,
         Idefics3Processor,
         Idefics3VisionConfig,
-        LlamaConfig,
     )
     from transformers.models.idefics3.image_processing_pil_idefics3 import (
         Idefics3ImageProcessorPil,
@@ -94,20 +94,7 @@ def build_tiny_vlm(target: Path) -> TinyVLM:
         image_seq_len=IMAGE_SEQ_LEN,
         chat_template=CHAT_TEMPLATE,
     )
-    text_config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=128,
-        intermediate_size=256,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        num_key_value_heads=2,
-        head_dim=64,
-        max_position_embeddings=2048,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-        tie_word_embeddings=True,
-    )
+    text_config = tiny_llama_config(tokenizer, pad_token_id=tokenizer.pad_token_id)
     vision_config = Idefics3VisionConfig(
         hidden_size=128,
         intermediate_size=256,
@@ -144,3 +131,24 @@ def build_tiny_vlm(target: Path) -> TinyVLM:
     tokens_per_image = n_with - n_without
     assert tokens_per_image == IMAGE_SEQ_LEN + 3, tokens_per_image
     return TinyVLM(path=target, tokens_per_image=tokens_per_image)
+
+
+def tiny_llama_config(tokenizer: Any, **extra: Any) -> Any:
+    """The 2-layer Llama text model every tiny test model uses (hidden 128, 2 heads of 64:
+    the CPU attention needs head_dim >= 64)."""
+    from transformers import LlamaConfig
+
+    return LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=128,
+        intermediate_size=256,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        head_dim=64,
+        max_position_embeddings=2048,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        tie_word_embeddings=True,
+        **extra,
+    )
