@@ -37,6 +37,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from inference.hardware import cpu_has_native_bf16  # noqa: E402 - needs ROOT on sys.path
+
 # A narrow sweep point runs a flood far slower than the defaults assume: queued grading must
 # not expire (that would end the run with DeadlineExceeded instead of a figure).
 os.environ.setdefault("INFERENCE_DEADLINE_GRADING_MS", str(6 * 3600 * 1000))
@@ -369,12 +372,6 @@ def _git_commit() -> str:
             ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
         ).stdout.strip()
     return "unknown"
-
-
-def cpu_has_native_bf16() -> bool:
-    from inference.hardware import cpu_has_native_bf16 as native
-
-    return native()
 
 
 def _cpu_model() -> str:

@@ -315,8 +315,11 @@ def variants_select(source: Source, drafts: list[Any]) -> tuple[list[Checked], i
     return kept, dropped_check, len(checked) - len(kept)
 
 
-def variant_batch_request(*, exercise: Exercise, user: User, count: int) -> VariantBatch:
-    """Queue a drafting batch. The caller checked `user` may edit `exercise`."""
+def variant_batch_create(*, exercise: Exercise, user: User, count: int) -> VariantBatch:
+    """A new, not yet started drafting batch. The caller checked `user` may edit `exercise`.
+
+    Raises ApplicationError for an exercise kind without variants or a count out of range.
+    """
     if exercise.kind not in VARIANT_KINDS:
         raise ApplicationError(
             _("Variants can be drafted for number and math-expression exercises only."),
@@ -328,9 +331,14 @@ def variant_batch_request(*, exercise: Exercise, user: User, count: int) -> Vari
             % {"max": settings.VARIANTS_MAX_PER_REQUEST},
             field="count",
         )
+    return VariantBatch.objects.create(exercise=exercise, requested_by=user, requested=count)
+
+
+def variant_batch_request(*, exercise: Exercise, user: User, count: int) -> VariantBatch:
+    """Create a drafting batch (see `variant_batch_create`) and queue it for a worker."""
     from courses.tasks import draft_exercise_variants
 
-    batch = VariantBatch.objects.create(exercise=exercise, requested_by=user, requested=count)
+    batch = variant_batch_create(exercise=exercise, user=user, count=count)
     draft_exercise_variants.delay_on_commit(batch.id)
     return batch
 

@@ -16,9 +16,10 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from accounts.models import Role, User
+from common.errors import ApplicationError
 from courses.i18n import texts_of
-from courses.models import Course, Exercise, VariantBatch
-from courses.variants import VARIANT_KINDS, variant_batch_run
+from courses.models import Course, Exercise
+from courses.variants import VARIANT_KINDS, variant_batch_create, variant_batch_run
 
 
 class Command(BaseCommand):
@@ -48,9 +49,10 @@ class Command(BaseCommand):
         ).order_by("lesson__unit__position", "lesson__position", "position")
         rows = []
         for exercise in exercises:
-            batch = VariantBatch.objects.create(
-                exercise=exercise, requested_by=requester, requested=per_exercise
-            )
+            try:
+                batch = variant_batch_create(exercise=exercise, user=requester, count=per_exercise)
+            except ApplicationError as exc:
+                raise CommandError(exc.message) from None
             started = timezone.now()
             batch = variant_batch_run(batch_id=batch.id)
             rows.append(
