@@ -8,6 +8,7 @@ urlpatterns = [
     path("health/", frontend_views.health, name="health"),
     path("accounts/", include("accounts.urls")),
     path("courses/", include("courses.urls")),
+    path("learn/", include("learning.urls")),
     path("i18n/", include("accounts.i18n_urls")),
     path("admin/", admin.site.urls),
 ]

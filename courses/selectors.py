@@ -221,14 +221,15 @@ def exercise_view(*, version: ExerciseVersion, language: str, course_id: int) ->
     )
 
 
-def lesson_view(*, lesson: Lesson, language: str) -> LessonView:
+def lesson_view(*, lesson: Lesson, language: str, with_exercises: bool = True) -> LessonView:
     """The published lesson in `language` (falling back to the source language).
-    `lesson` comes from lesson_get_for_learner. One query for the exercises."""
+    `lesson` comes from lesson_get_for_learner. One query for the exercises (none
+    without `with_exercises`: the reading only)."""
     snap = lesson.published_version.snapshot
     source = snap["source_language"]
     course = lesson.unit.course
-    ids = snap["exercise_versions"]
-    versions = {v.id: v for v in ExerciseVersion.objects.filter(id__in=ids)}
+    ids = snap["exercise_versions"] if with_exercises else []
+    versions = {v.id: v for v in ExerciseVersion.objects.filter(id__in=ids)} if ids else {}
     return LessonView(
         lesson_id=lesson.id,
         course_id=course.id,

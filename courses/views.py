@@ -1,4 +1,5 @@
-"""Course pages: authoring for a school's teachers, reading for its learners.
+"""Course pages: authoring for a school's teachers, and course images. (The learner's
+side of a course lives in learning.views.)
 
 Each view looks the object up with a permission-checked selector, parses input with a
 form, calls one service and renders the result.
@@ -12,14 +13,12 @@ from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from common.errors import ApplicationError
 from common.forms import form_add_error
 from courses import packages, selectors, services
-from courses.checkers import check_answer
 from courses.forms import (
     CourseCreateForm,
     CourseForm,
@@ -29,7 +28,7 @@ from courses.forms import (
     SkillForm,
     TitleForm,
 )
-from courses.i18n import LANGUAGE_CODES, field_name, localize, texts_of
+from courses.i18n import LANGUAGE_CODES, field_name
 from courses.models import CourseAsset, ExerciseKind
 from courses.rendering import MAX_SOURCE_LENGTH, render_markdown
 
@@ -432,62 +431,7 @@ def exercise_edit(request: HttpRequest, exercise_id: int) -> HttpResponse:
     return render(request, "courses/exercise_form.html", context, status=status)
 
 
-# --- learners -------------------------------------------------------------------------
-
-
-@login_required
-def course_detail(request: HttpRequest, course_id: int) -> HttpResponse:
-    course = selectors.course_get_for_learner(user=request.user, course_id=course_id)
-    lessons = selectors.course_published_lessons(course=course)
-    language = get_language()
-    items = [
-        {
-            "id": lesson.id,
-            "title": localize(
-                lesson.published_version.snapshot["title"],
-                language=language,
-                source_language=course.source_language,
-            ),
-        }
-        for lesson in lessons
-    ]
-    title = localize(
-        texts_of(course, "title"),
-        language=language,
-        source_language=course.source_language,
-    )
-    return render(
-        request, "courses/course_detail.html", {"course": course, "title": title, "lessons": items}
-    )
-
-
-@login_required
-@require_http_methods(["GET", "POST"])
-def lesson_detail(request: HttpRequest, lesson_id: int) -> HttpResponse:
-    """The published lesson with its exercises. POST checks one answer on the server."""
-    lesson = selectors.lesson_get_for_learner(user=request.user, lesson_id=lesson_id)
-    view = selectors.lesson_view(lesson=lesson, language=get_language())
-    results = {}
-    status = 200
-    if request.method == "POST":
-        try:
-            version_id = int(request.POST.get("exercise", ""))
-        except ValueError as exc:
-            raise Http404("No such exercise.") from exc
-        version = selectors.exercise_version_get_for_learner(
-            user=request.user, lesson_id=lesson.id, version_id=version_id
-        )
-        kind = version.snapshot["kind"]
-        if kind in (ExerciseKind.SINGLE_CHOICE, ExerciseKind.MULTIPLE_CHOICE):
-            response = request.POST.getlist("answer")
-        else:
-            response = request.POST.get("answer", "")
-        result = check_answer(snapshot=version.snapshot, response=response)
-        results[version_id] = {"result": result, "response": response}
-        status = 400 if result.status == "invalid" else 200
-    return render(
-        request, "courses/lesson.html", {"lesson": view, "results": results}, status=status
-    )
+# --- assets ---------------------------------------------------------------------------
 
 
 @login_required

@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "channels",
     "accounts",
     "courses",
+    "learning",
     "tutor",
     "frontend",
 ]
@@ -189,6 +190,24 @@ INFERENCE_TIMEOUT_SECONDS = env.float("INFERENCE_TIMEOUT_SECONDS", default=300.0
 # CPU threads of the embedding engine (courses.embeddings). Default 1: a query takes
 # tens of milliseconds on one thread and does not fight the web process for cores.
 EMBEDDING_THREADS = env.int("EMBEDDING_THREADS", default=1)
+
+# --- learner model (learning/) ---------------------------------------------------------
+# P(known) from knowledge tracing at which a skill counts as mastered.
+LEARNING_MASTERY_THRESHOLD = env.float("LEARNING_MASTERY_THRESHOLD", default=0.95)
+# Probability of recall FSRS aims for when it schedules a mastered skill's next review.
+LEARNING_REVIEW_RETENTION = env.float("LEARNING_REVIEW_RETENTION", default=0.9)
+# A skill's BKT parameters are fitted (nightly) once it has this many learners and
+# first attempts; until then it uses learning.bkt.DEFAULT_PARAMS.
+LEARNING_BKT_FIT_MIN_LEARNERS = env.int("LEARNING_BKT_FIT_MIN_LEARNERS", default=20)
+LEARNING_BKT_FIT_MIN_OBSERVATIONS = env.int("LEARNING_BKT_FIT_MIN_OBSERVATIONS", default=200)
+# A student is "stuck" on a skill after this many first attempts without mastering it.
+LEARNING_STUCK_ATTEMPTS = env.int("LEARNING_STUCK_ATTEMPTS", default=6)
+CELERY_BEAT_SCHEDULE = {
+    "learning-fit-skill-params": {
+        "task": "learning.tasks.fit_skill_params",
+        "schedule": 24 * 60 * 60,
+    },
+}
 
 # --- product limits -------------------------------------------------------------------
 VARIANTS_MAX_PER_REQUEST = env.int("VARIANTS_MAX_PER_REQUEST", default=10)

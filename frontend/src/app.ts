@@ -102,7 +102,67 @@ function wirePolling(root: ParentNode): void {
   window.setTimeout(tick, 2000);
 }
 
+/** Mastery bars grow from their value before the last answer to the new one. */
+function wireMasteryBars(root: ParentNode): void {
+  const fills = Array.from(root.querySelectorAll<HTMLElement>(".progress-fill[data-from]"));
+  const moving = fills.filter((el) => el.dataset.from !== el.dataset.to);
+  if (moving.length === 0) return;
+  moving.forEach((el) => {
+    el.style.transition = "none";
+    el.style.width = `${el.dataset.from}%`;
+  });
+  // Two frames: the start width must be painted before the transition begins.
+  window.requestAnimationFrame(() =>
+    window.requestAnimationFrame(() => {
+      moving.forEach((el) => {
+        el.style.transition = "";
+        el.style.width = `${el.dataset.to}%`;
+      });
+    }),
+  );
+}
+
+/** A free response being graded: reload when its grade arrives on the learner socket
+ * (/ws/learning/), or, if the socket is down, when polling sees it is no longer grading. */
+function wireGrading(root: ParentNode): void {
+  const box = root.querySelector<HTMLElement>("[data-grading-status-url]");
+  if (!box) return;
+  const statusUrl = box.dataset.gradingStatusUrl as string;
+  let done = false;
+  const finish = (): void => {
+    if (done) return;
+    done = true;
+    window.location.reload();
+  };
+  const scheme = window.location.protocol === "https:" ? "wss" : "ws";
+  const socket = new WebSocket(`${scheme}://${window.location.host}/ws/learning/`);
+  socket.addEventListener("message", (event: MessageEvent<string>) => {
+    const frame = JSON.parse(event.data) as { type: string };
+    if (frame.type === "attempt.graded") finish();
+  });
+  const poll = async (): Promise<void> => {
+    try {
+      const response = await fetch(statusUrl, { headers: { Accept: "application/json" } });
+      if (response.ok) {
+        const state = (await response.json()) as { status: string | null };
+        if (state.status !== "grading") {
+          finish();
+          return;
+        }
+      }
+    } catch {
+      // Network hiccup: the next tick tries again.
+    }
+    if (!done) window.setTimeout(poll, socket.readyState === WebSocket.OPEN ? 15000 : 3000);
+  };
+  // The grade may have landed between the page render and the socket opening.
+  socket.addEventListener("open", () => void poll());
+  window.setTimeout(poll, 3000);
+}
+
 wireAutosubmit(document);
+wireMasteryBars(document);
+wireGrading(document);
 wireBusyForms(document);
 wirePolling(document);
 wireRoleToggle(document);

@@ -1,4 +1,5 @@
-"""Course pages: who may edit and see what, authoring round trips, the learner page."""
+"""Course pages: who may edit and see what, authoring round trips. (The learner's pages
+are tested in tests/learning.)"""
 
 import pytest
 from django.urls import reverse
@@ -96,104 +97,6 @@ def test_anonymous_is_sent_to_login(client):
     response = client.get(reverse("courses:index"))
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("accounts:login"))
-
-
-def test_draft_lesson_and_draft_course_are_invisible_to_students(client, school, student):
-    # given a published course with a draft lesson, and a draft course with a published one
-    course = CourseFactory(school=school, is_published=True)
-    draft_lesson = LessonFactory(unit=UnitFactory(course=course))
-    hidden_course_lesson, _exercise = published_lesson(school)
-    Course.objects.filter(pk=hidden_course_lesson.unit.course_id).update(is_published=False)
-    client.force_login(student)
-    # then
-    assert client.get(reverse("courses:lesson_detail", args=[draft_lesson.id])).status_code == 404
-    url = reverse("courses:lesson_detail", args=[hidden_course_lesson.id])
-    assert client.get(url).status_code == 404
-    listing = client.get(reverse("courses:course_detail", args=[course.id]))
-    assert listing.status_code == 200
-    assert listing.context["lessons"] == []
-
-
-def test_other_school_student_cannot_see_published_lesson(client, school):
-    lesson, _exercise = published_lesson(school)
-    client.force_login(StudentFactory(school=SchoolFactory()))
-    assert client.get(reverse("courses:lesson_detail", args=[lesson.id])).status_code == 404
-    assert (
-        client.get(reverse("courses:course_detail", args=[lesson.unit.course_id])).status_code
-        == 404
-    )
-
-
-def test_students_see_published_snapshot_not_later_drafts(client, school, student):
-    lesson, _exercise = published_lesson(school, title_en="Adding fractions")
-    services.lesson_update(lesson=lesson, language="en", title="Draft title", body="secret")
-    client.force_login(student)
-    response = client.get(reverse("courses:lesson_detail", args=[lesson.id]))
-    assert response.context["lesson"].title == "Adding fractions"
-    assert b"secret" not in response.content
-
-
-def test_lesson_shown_in_learner_language_with_fallback(client, school, student):
-    lesson, _exercise = published_lesson(school, title_en="Fractions", title_es="Fracciones")
-    client.force_login(student)
-    student.preferred_language = "es"
-    student.save()
-    assert client.get(reverse("courses:lesson_detail", args=[lesson.id])).context[
-        "lesson"
-    ].title == ("Fracciones")
-    student.preferred_language = "fr"
-    student.save()
-    assert client.get(reverse("courses:lesson_detail", args=[lesson.id])).context[
-        "lesson"
-    ].title == ("Fractions")
-
-
-# --- the hot learner page -------------------------------------------------------------
-
-
-def test_lesson_page_query_count_does_not_grow_with_exercises(
-    client, school, student, django_assert_num_queries
-):
-    # given a published lesson with five exercises with hints
-    course = CourseFactory(school=school, is_published=True)
-    lesson = LessonFactory(unit=UnitFactory(course=course))
-    skill = SkillFactory(course=course)
-    for _ in range(5):
-        ExerciseFactory(lesson=lesson, skills=[skill])
-    services.lesson_publish(lesson=lesson)
-    client.force_login(student)
-    url = reverse("courses:lesson_detail", args=[lesson.id])
-    # when / then: session, user, lesson (+ course, version), exercise versions, school
-    with django_assert_num_queries(5):
-        response = client.get(url)
-    assert response.status_code == 200
-    assert len(response.context["lesson"].exercises) == 5
-
-
-# --- answer checking ------------------------------------------------------------------
-
-
-def test_learner_checks_answer_on_server(client, school, student):
-    lesson, exercise = published_lesson(school)
-    version = exercise.versions.get()
-    client.force_login(student)
-    url = reverse("courses:lesson_detail", args=[lesson.id])
-    right = client.post(url, {"exercise": version.id, "answer": "0,75"})
-    wrong = client.post(url, {"exercise": version.id, "answer": "0.7"})
-    invalid = client.post(url, {"exercise": version.id, "answer": "banana"})
-    assert right.context["results"][version.id]["result"].status == "correct"
-    assert wrong.context["results"][version.id]["result"].status == "incorrect"
-    assert invalid.status_code == 400
-    assert b"Correct!" in right.content
-
-
-def test_answer_for_exercise_of_another_lesson_is_404(client, school, student):
-    lesson, _exercise = published_lesson(school)
-    _other_lesson, other_exercise = published_lesson(school)
-    client.force_login(student)
-    url = reverse("courses:lesson_detail", args=[lesson.id])
-    response = client.post(url, {"exercise": other_exercise.versions.get().id, "answer": "1"})
-    assert response.status_code == 404
 
 
 # --- authoring ------------------------------------------------------------------------
