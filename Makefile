@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.stamp
 
-.PHONY: run test test-embedded test-fast lint format bench bench-inference setup clean
+.PHONY: run test test-embedded test-fast lint format bench bench-inference bench-learning setup clean
 
 setup: $(STAMP)/web $(STAMP)/inference $(STAMP)/npm frontend/build/app.js catalogs
 
@@ -58,10 +58,13 @@ format: $(STAMP)/web
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-bench: bench-inference
+bench: bench-inference bench-learning
 
 bench-inference: setup
 	$(PY) bench/bench_inference.py
+
+bench-learning: setup
+	$(PY) bench/bench_learning.py
 
 clean:
 	rm -rf $(VENV) node_modules frontend/build var

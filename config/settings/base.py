@@ -202,6 +202,9 @@ LEARNING_BKT_FIT_MIN_LEARNERS = env.int("LEARNING_BKT_FIT_MIN_LEARNERS", default
 LEARNING_BKT_FIT_MIN_OBSERVATIONS = env.int("LEARNING_BKT_FIT_MIN_OBSERVATIONS", default=200)
 # A student is "stuck" on a skill after this many first attempts without mastering it.
 LEARNING_STUCK_ATTEMPTS = env.int("LEARNING_STUCK_ATTEMPTS", default=6)
+# First wait before a free-response grading task retries (doubling each time) while the
+# inference worker is down or busy, seconds.
+LEARNING_GRADING_RETRY_SECONDS = env.float("LEARNING_GRADING_RETRY_SECONDS", default=10.0)
 CELERY_BEAT_SCHEDULE = {
     "learning-fit-skill-params": {
         "task": "learning.tasks.fit_skill_params",
