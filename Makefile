@@ -39,6 +39,7 @@ run: setup
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py load_demo
 	$(PY) manage.py load_demo_course
+	$(PY) manage.py load_demo_assignments
 	bash scripts/run_embedded.sh
 
 ## test: the whole suite (embedded default, or the services named by DATABASE_URL/REDIS_URL)

@@ -32,7 +32,30 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def live_server_url(tmp_path_factory):
+def live_server_url(web_server):
+    return web_server.url
+
+
+class LiveServer:
+    def __init__(self, url: str, env: dict[str, str]) -> None:
+        self.url = url
+        self.env = env
+
+    def manage(self, *args: str) -> str:
+        """Run a management command against the server's database; returns its output."""
+        done = subprocess.run(
+            [sys.executable, str(ROOT / "manage.py"), *args],
+            env=self.env,
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        return done.stdout
+
+
+@pytest.fixture(scope="session")
+def web_server(tmp_path_factory):
     """`manage.py runserver` (Daphne, ASGI: HTTP + WebSocket) on the embedded default."""
     var_dir = tmp_path_factory.mktemp("var")
     env = {
@@ -64,7 +87,7 @@ def live_server_url(tmp_path_factory):
             server.kill()
             pytest.fail("web server did not start:\n" + (var_dir / "server.log").read_text())
         time.sleep(0.2)
-    yield url
+    yield LiveServer(url, env)
     server.terminate()
     server.wait(timeout=10)
 
