@@ -13,6 +13,7 @@ from accounts.models import Classroom, User
 from accounts.selectors import classroom_students
 from courses.models import Course, Exercise, Skill
 from learning.models import Attempt, SkillMastery
+from learning.selectors import course_map
 
 
 @dataclass
@@ -65,7 +66,14 @@ def heat_color(p: float | None) -> str:
 
 def class_report(*, classroom: Classroom, course: Course) -> ClassReport:
     threshold = settings.LEARNING_MASTERY_THRESHOLD
-    skills = list(Skill.objects.filter(course=course).order_by("code"))
+    # Columns in the order the course teaches the skills; skills no exercise uses last.
+    order: dict[str, int] = {}
+    for item in course_map(course=course).items:
+        for code in item.skills:
+            order.setdefault(code, len(order))
+    skills = sorted(
+        Skill.objects.filter(course=course), key=lambda s: (order.get(s.code, len(order)), s.code)
+    )
     students = list(classroom_students(classroom=classroom))
     masteries = {
         (m.learner_id, m.skill_id): m

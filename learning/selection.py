@@ -8,7 +8,8 @@ The policy, in order:
 
 1. **Review**, when a due skill is mastered, has an exercise, and the previous pick was not a
    review: reviews and practice alternate while reviews are due, so a long review queue
-   never starves new learning.
+   never starves new learning. Besides the caller's due reviews, the prerequisites of a
+   *stalled* skill are due for a re-check (see below).
 2. **Practice**: exercises with at least one *ready* skill (not mastered, all prerequisites
    mastered) and no skill whose prerequisites are unmastered. Among them, the one whose
    predicted success lies in the target band (0.70-0.85 by default: hard enough to learn
@@ -18,6 +19,21 @@ The policy, in order:
    block every skill, e.g. a prerequisite no exercise practises).
 4. **Review again** (even right after a review) when nothing is left to practise.
 5. Otherwise None: everything is mastered and nothing is due.
+
+Re-checking prerequisites. BKT revises a skill's estimate only from that skill's own answers,
+so a prerequisite it wrongly believes mastered (say, after lucky guesses) stays mastered while
+the skill that needs it stalls, and the learner keeps practising a skill they cannot learn
+yet. So when the caller passes ``opportunities`` (first attempts per skill), a ready skill
+still below the threshold after ``stall_after`` or more opportunities is *stalled*, and its
+prerequisites are due for review (a re-check) while their estimate is below a stricter level,
+``1 - (1 - threshold) / 2**k`` with ``k = opportunities // stall_after``: the longer the
+stall, the stronger the evidence against the prerequisites, the less doubt about them is
+tolerated. A wrong answer on a re-check drops the prerequisite under the threshold, so it is
+practised again before the stalled skill (no longer ready). A right answer multiplies the odds
+that the prerequisite is known by (1 - slip) / guess, more than 2 for any usual fit, so it
+ends the re-check until the skill stalls ``stall_after`` opportunities more: a learner who
+does know the prerequisites pays about one review per ``stall_after`` practice items. Without
+``opportunities`` nothing is re-checked.
 
 The item with id ``last_item_id`` is never returned, so the same exercise never comes twice
 in a row. The result depends only on the arguments (ties fall to position, then id).
@@ -97,6 +113,45 @@ def ready_skills(
     )
 
 
+def stalled_prerequisites(
+    *,
+    skills: Iterable[str],
+    mastery: Mapping[str, float],
+    params: Mapping[str, BktParams],
+    prerequisites: Mapping[str, frozenset[str]],
+    opportunities: Mapping[str, int],
+    threshold: float = 0.95,
+    stall_after: int = 4,
+) -> frozenset[str]:
+    """The prerequisites to re-check because a ready skill among ``skills`` has stalled (see
+    the module docstring); ``opportunities`` maps skill codes to first attempts so far
+    (missing: none). :func:`choose_next` treats them as due for review; a caller that gives
+    it only some exercises (one lesson's) can use this to add those skills' exercises."""
+    if stall_after < 1:
+        raise ValueError(f"stall_after must be at least 1, got {stall_after!r}")
+
+    def known(skill: str) -> float:
+        return skill_mastery(skill, mastery=mastery, params=params)
+
+    ready = ready_skills(
+        skills=skills,
+        mastery=mastery,
+        params=params,
+        prerequisites=prerequisites,
+        threshold=threshold,
+    )
+    recheck: set[str] = set()
+    for skill in ready:
+        stalls = opportunities.get(skill, 0) // stall_after
+        if stalls == 0:
+            continue
+        required = 1.0 - (1.0 - threshold) / 2.0**stalls
+        recheck.update(
+            prereq for prereq in prerequisites.get(skill, frozenset()) if known(prereq) < required
+        )
+    return frozenset(recheck)
+
+
 def choose_next(
     *,
     items: Sequence[Item],
@@ -108,24 +163,40 @@ def choose_next(
     last_was_review: bool = False,
     threshold: float = 0.95,
     target: tuple[float, float] = (0.70, 0.85),
+    opportunities: Mapping[str, int] | None = None,
+    stall_after: int = 4,
 ) -> Choice | None:
     """The next exercise for one learner, or None when there is nothing to do now.
 
     ``mastery`` maps skill codes to P(known) (missing: the skill's prior); ``params`` maps
     skill codes to BKT parameters (missing: DEFAULT_PARAMS); ``prerequisites`` maps a skill
-    to the skills it needs; ``due_reviews`` are the skills whose review is due now. See the
+    to the skills it needs; ``due_reviews`` are the skills whose review is due now;
+    ``opportunities`` maps skill codes to first attempts so far (None: prerequisites are
+    never re-checked), and a ready skill stalls after ``stall_after`` of them. See the
     module docstring for the policy. None means: every skill of ``items`` is mastered and no
     review can be given (the caller says the lesson is done, or to come back later).
     """
     low, high = target
     if not 0.0 <= low <= high <= 1.0:
         raise ValueError(f"target must be an interval inside [0, 1], got {target!r}")
+    if stall_after < 1:
+        raise ValueError(f"stall_after must be at least 1, got {stall_after!r}")
 
     skills = {skill for item in items for skill in item.skills}
     skills |= {prereq for skill in skills for prereq in prerequisites.get(skill, frozenset())}
     p_known = {skill: skill_mastery(skill, mastery=mastery, params=params) for skill in skills}
     mastered = {skill for skill, p in p_known.items() if is_mastered(p, threshold)}
     pool = [item for item in items if item.id != last_item_id]
+    if opportunities is not None:
+        due_reviews = due_reviews | stalled_prerequisites(
+            skills=skills,
+            mastery=p_known,
+            params=params,
+            prerequisites=prerequisites,
+            opportunities=opportunities,
+            threshold=threshold,
+            stall_after=stall_after,
+        )
 
     def review() -> Choice | None:
         # Preferably a pure review (every skill of the item mastered), then the earliest.

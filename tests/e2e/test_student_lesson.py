@@ -69,3 +69,17 @@ def test_student_learns_from_class_page_to_mastery_change(browser, web_server, s
     expect(page.get_by_test_id("streak")).to_contain_text("1")
     expect(page.get_by_test_id("course-progress")).to_contain_text("Equivalent fractions")
     page.screenshot(path=str(screenshot_dir / "student-progress.png"), full_page=True)
+
+    # the teacher sees the class heatmap with this student's practised skills
+    teacher = browser.new_context(viewport={"width": 1200, "height": 900}).new_page()
+    teacher.goto(web_server.url + "/accounts/login/")
+    teacher.get_by_label("E-mail").fill("teacher@demo.exocortex.local")
+    teacher.get_by_label("Password").fill("exocortex-demo")
+    teacher.get_by_role("button", name="Log in").click()
+    teacher.get_by_role("link", name="Math 7A").click()
+    teacher.get_by_test_id("mastery-link").click()
+    heatmap = teacher.get_by_test_id("heatmap")
+    expect(heatmap).to_contain_text("Sara Student")
+    expect(heatmap.get_by_test_id("heat-cell")).to_have_count(6)
+    expect(heatmap).to_contain_text("60")
+    teacher.screenshot(path=str(screenshot_dir / "teacher-class-mastery.png"), full_page=True)
