@@ -26,7 +26,10 @@ learning.bkt.update after every answer, with the same credit rule.
 Policies, on the same trial cohort, with the same per-learner randomness (the k-th
 opportunity of a skill uses the same random numbers under both policies):
 - adaptive: learning.selection.choose_next until it returns None (every skill estimated
-  mastered); no reviews are due in the simulation;
+  mastered), given what the Django side gives it: the learner's first attempts per skill
+  (SkillMastery.opportunities) and whether the last pick was a review. No spaced reviews
+  are due in the simulation; the only reviews are choose_next's re-checks of the
+  prerequisites of a stalled skill (counted as "re-check items");
 - fixed: the item bank in course order, cycling, until every skill is estimated mastered.
 Both stop at CAP items. After stopping, a post-test: one fresh item per skill answered from
 the learner's TRUE state (guess / slip, no learning). The headline uses the default mastery
@@ -63,7 +66,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from learning.bkt import BktParams, FitResult, auc, fit_em, predict_correct, update  # noqa: E402
-from learning.selection import Item, choose_next  # noqa: E402
+from learning.selection import REVIEW, Item, choose_next  # noqa: E402
 
 COURSE = ROOT / "courses" / "demo" / "fractions-and-equations.yaml"
 RESULT = ROOT / "bench" / "results" / "learning.json"
@@ -243,6 +246,7 @@ class Outcome:
     # capped while an unmastered skill waits on a prerequisite the tutor believes mastered
     # but the learner does not know: BKT never revises that belief from the stalled skill
     stranded: bool
+    rechecks: int  # items given as re-checks of a stalled skill's prerequisites
     posttest_accuracy: float
     truly_known: float
 
@@ -252,8 +256,11 @@ def run_adaptive(
 ) -> Outcome:
     learner.reset()
     estimate = {skill: params[skill].prior for skill in course.skills}
-    last_id = None
-    items = 0
+    # first attempts per skill, as SkillMastery.opportunities counts them (every simulated
+    # answer is a first attempt)
+    opportunities = dict.fromkeys(course.skills, 0)
+    last_id, last_was_review = None, False
+    items = rechecks = 0
     while items < CAP:
         choice = choose_next(
             items=course.items,
@@ -261,16 +268,20 @@ def run_adaptive(
             params=params,
             prerequisites=course.prerequisites,
             last_item_id=last_id,
+            last_was_review=last_was_review,
             threshold=threshold,
+            opportunities=opportunities,
         )
         if choice is None:
             break
         correct = learner.answer(choice.item)
         for skill in choice.item.skills:
             estimate[skill] = update(estimate[skill], correct, params[skill])
-        last_id = choice.item.id
+            opportunities[skill] += 1
+        last_id, last_was_review = choice.item.id, choice.reason == REVIEW
         items += 1
-    return _outcome(course, learner, items, estimate, threshold)
+        rechecks += last_was_review
+    return _outcome(course, learner, items, estimate, threshold, rechecks=rechecks)
 
 
 def run_fixed(
@@ -289,7 +300,13 @@ def run_fixed(
 
 
 def _outcome(
-    course: Course, learner: Learner, items: int, estimate: dict[str, float], threshold: float
+    course: Course,
+    learner: Learner,
+    items: int,
+    estimate: dict[str, float],
+    threshold: float,
+    *,
+    rechecks: int = 0,
 ) -> Outcome:
     accuracy, known = learner.posttest()
     capped = min(estimate.values()) < threshold
@@ -305,6 +322,7 @@ def _outcome(
         items=items,
         capped=capped,
         stranded=stranded,
+        rechecks=rechecks,
         posttest_accuracy=accuracy,
         truly_known=known,
     )
@@ -335,6 +353,7 @@ def compare(
             f"items_{name}_median": float(np.median(column(outcomes, "items"))),
             f"capped_fraction_{name}": float(column(outcomes, "capped").mean()),
             f"stranded_fraction_{name}": float(column(outcomes, "stranded").mean()),
+            f"recheck_items_{name}_mean": float(column(outcomes, "rechecks").mean()),
             f"posttest_accuracy_{name}": posttest,
             f"posttest_accuracy_{name}_ci95": posttest_ci,
             f"truly_known_{name}": float(column(outcomes, "truly_known").mean()),
@@ -368,6 +387,7 @@ def print_comparison(summary: dict[str, Any]) -> None:
         ("items, median", *both("{:.0f}", "items_{}_median")),
         (f"stopped by the {CAP}-item cap", *both("{:.1%}", "capped_fraction_{}")),
         ("  of which stranded by a false prerequisite", *both("{:.1%}", "stranded_fraction_{}")),
+        ("re-check items (of the items above), mean", *both("{:.1f}", "recheck_items_{}_mean")),
         (
             "post-test accuracy, one item per skill",
             *both("{:.3f}", "posttest_accuracy_{}", ci=True),

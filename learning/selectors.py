@@ -173,6 +173,17 @@ def learner_mastery(*, learner: User, skills: dict[str, Skill]) -> dict[str, flo
     }
 
 
+def learner_opportunities(*, learner: User, skills: dict[str, Skill]) -> dict[str, int]:
+    """First attempts per skill code (what selection's stall re-check counts)."""
+    by_id = {skill.id: code for code, skill in skills.items()}
+    return {
+        by_id[skill_id]: count
+        for skill_id, count in SkillMastery.objects.filter(
+            learner=learner, skill_id__in=by_id
+        ).values_list("skill_id", "opportunities")
+    }
+
+
 def due_review_codes(*, learner: User, skills: dict[str, Skill], now=None) -> frozenset[str]:
     by_id = {skill.id: code for code, skill in skills.items()}
     due = ReviewCard.objects.filter(

@@ -32,7 +32,7 @@ from learning.models import (
     SkillMastery,
     SkillParams,
 )
-from learning.selection import choose_next
+from learning.selection import choose_next, stalled_prerequisites
 
 logger = logging.getLogger(__name__)
 
@@ -118,24 +118,39 @@ def presentation_next(
 
 
 def _lesson_choice(*, learner: User, lesson: Lesson, cmap: selectors.CourseMap):
+    """Choose from the lesson's exercises, plus exercises anywhere in the course for
+    skills due for review or for prerequisites to re-check because a skill stalls."""
     params = selectors.skill_params(skills=cmap.skills)
     mastery = selectors.learner_mastery(learner=learner, skills=cmap.skills)
+    opportunities = selectors.learner_opportunities(learner=learner, skills=cmap.skills)
     due = selectors.due_review_codes(learner=learner, skills=cmap.skills)
+    threshold = settings.LEARNING_MASTERY_THRESHOLD
     lesson_items = cmap.lesson_items(lesson.id)
+    recheck = stalled_prerequisites(
+        skills=cmap.lesson_skill_codes(lesson.id),
+        mastery=mastery,
+        params=params,
+        prerequisites=cmap.prerequisites,
+        opportunities=opportunities,
+        threshold=threshold,
+    )
     lesson_ids = {item.id for item in lesson_items}
-    review_items = [
-        item for item in cmap.items if item.id not in lesson_ids and set(item.skills) & due
+    elsewhere = [
+        item
+        for item in cmap.items
+        if item.id not in lesson_ids and set(item.skills) & (due | recheck)
     ]
     last = selectors.last_presentation(learner=learner, course=cmap.course)
     return choose_next(
-        items=[*lesson_items, *review_items],
+        items=[*lesson_items, *elsewhere],
         mastery=mastery,
         params=params,
         prerequisites=cmap.prerequisites,
         due_reviews=due,
         last_item_id=last.exercise_id if last else None,
         last_was_review=bool(last and last.reason == Presentation.Reason.REVIEW),
-        threshold=settings.LEARNING_MASTERY_THRESHOLD,
+        threshold=threshold,
+        opportunities=opportunities,
     )
 
 

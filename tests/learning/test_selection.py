@@ -1,7 +1,14 @@
 import pytest
 
-from learning.bkt import DEFAULT_PARAMS, BktParams
-from learning.selection import Choice, Item, choose_next, is_mastered, ready_skills
+from learning.bkt import DEFAULT_PARAMS, BktParams, update
+from learning.selection import (
+    Choice,
+    Item,
+    choose_next,
+    is_mastered,
+    ready_skills,
+    stalled_prerequisites,
+)
 
 # The demo course's skill graph.
 PREREQUISITES = {
@@ -247,3 +254,208 @@ def test_the_choice_does_not_depend_on_the_order_of_the_items():
 def test_a_target_outside_zero_one_is_refused():
     with pytest.raises(ValueError, match="target"):
         choose(target=(0.9, 0.7))
+
+
+# Re-checking the prerequisites of a stalled skill. Default parameters throughout: prior 0.2,
+# learn 0.15, guess 0.2, slip 0.1; threshold 0.95.
+MEANING_TWIN = Item(id=21, skills=("fraction-meaning",), position=0)
+# fraction meaning just past the threshold, equivalent fractions far below it
+STALLING = {"fraction-meaning": 0.96, "equivalent-fractions": 0.3}
+
+
+def test_a_stalled_skill_sends_the_learner_back_to_its_prerequisite():
+    # given equivalent fractions ready and still at 0.3 after 4 opportunities: its
+    # prerequisite must now reach 1 - 0.05 / 2 = 0.975, and 0.96 does not
+    choice = choose(mastery=STALLING, opportunities={"equivalent-fractions": 4})
+
+    # 0.96 * 0.9 + 0.04 * 0.2 = 0.872
+    assert choice == Choice(item=MEANING, reason="review", predicted_success=pytest.approx(0.872))
+
+
+@pytest.mark.parametrize(
+    "opportunities",
+    [None, {}, {"equivalent-fractions": 3}],
+    ids=["not passed", "none yet", "below stall_after"],
+)
+def test_no_re_check_before_the_skill_stalls(opportunities):
+    choice = choose(mastery=STALLING, opportunities=opportunities)
+
+    # the same as before re-checks existed: equivalent fractions (0.41) is closest to the band
+    assert choice.item == EQUIVALENT
+    assert choice.reason == "practice"
+
+
+def test_stall_after_sets_when_a_skill_stalls():
+    choice = choose(mastery=STALLING, opportunities={"equivalent-fractions": 2}, stall_after=2)
+
+    assert choice.item == MEANING
+    assert choice.reason == "review"
+
+
+@pytest.mark.parametrize(
+    ("opportunities", "prerequisite", "reason"),
+    [
+        (4, 0.98, "practice"),  # 0.98 >= 1 - 0.05 / 2 = 0.975
+        (7, 0.98, "practice"),  # still one stall: 7 // 4 = 1
+        (8, 0.98, "review"),  # two stalls: 0.98 < 1 - 0.05 / 4 = 0.9875
+        (8, 0.99, "practice"),
+    ],
+)
+def test_the_longer_the_stall_the_surer_the_prerequisite_must_be(
+    opportunities, prerequisite, reason
+):
+    mastery = {"fraction-meaning": prerequisite, "equivalent-fractions": 0.3}
+
+    choice = choose(mastery=mastery, opportunities={"equivalent-fractions": opportunities})
+
+    assert choice.reason == reason
+
+
+def test_re_checks_and_practice_alternate():
+    choice = choose(
+        mastery=STALLING,
+        opportunities={"equivalent-fractions": 4},
+        last_item_id=ONE_STEP.id,
+        last_was_review=True,
+    )
+
+    assert choice.item == EQUIVALENT
+    assert choice.reason == "practice"
+
+
+def test_a_wrong_answer_on_the_re_check_puts_the_prerequisite_back_into_practice():
+    # given the re-check of fraction meaning answered wrongly:
+    # 0.96 * 0.1 / (0.096 + 0.04 * 0.8) = 0.75, then + 0.25 * 0.15 = 0.7875
+    mastery = {"fraction-meaning": update(0.96, False, DEFAULT_PARAMS), "equivalent-fractions": 0.3}
+    assert mastery["fraction-meaning"] == pytest.approx(0.7875)
+
+    choice = choose(
+        items=(MEANING, MEANING_TWIN, EQUIVALENT, ONE_STEP),
+        mastery=mastery,
+        opportunities={"fraction-meaning": 1, "equivalent-fractions": 4},
+        last_item_id=MEANING.id,
+        last_was_review=True,
+    )
+
+    # equivalent fractions is no longer ready; 0.7875 * 0.9 + 0.2125 * 0.2 = 0.75125
+    assert choice == Choice(
+        item=MEANING_TWIN, reason="practice", predicted_success=pytest.approx(0.75125)
+    )
+
+
+def test_a_right_answer_on_the_re_check_ends_it_until_the_skill_stalls_further():
+    # 0.96 * 0.9 / (0.864 + 0.008) = 0.99083, then + 0.00917 * 0.15 = 0.99220: past 0.975 and
+    # 0.9875 (8 opportunities), not past 1 - 0.05 / 8 = 0.99375 (12)
+    mastery = {"fraction-meaning": update(0.96, True, DEFAULT_PARAMS), "equivalent-fractions": 0.3}
+
+    after = {
+        n: choose(mastery=mastery, opportunities={"equivalent-fractions": n}) for n in (5, 8, 12)
+    }
+
+    assert mastery["fraction-meaning"] == pytest.approx(0.99220, abs=1e-5)
+    assert {n: choice.reason for n, choice in after.items()} == {
+        5: "practice",
+        8: "practice",
+        12: "review",
+    }
+
+
+def test_a_learner_stranded_behind_a_false_prerequisite_is_sent_back_to_it():
+    # given a learner the tutor wrongly believes to know fraction meaning, who answers
+    # everything wrongly (they know neither skill)
+    items = (MEANING, MEANING_TWIN, EQUIVALENT, Item(id=22, skills=EQUIVALENT.skills, position=1))
+    mastery = {"fraction-meaning": 0.96}
+    opportunities: dict[str, int] = {}
+    picks = []
+    last_id, last_was_review = None, False
+
+    # when the tutor asks seven times, updating the estimates after each wrong answer
+    for _ in range(7):
+        choice = choose(
+            items=items,
+            mastery=mastery,
+            opportunities=opportunities,
+            last_item_id=last_id,
+            last_was_review=last_was_review,
+        )
+        picks.append((choice.item.id, choice.reason))
+        for skill in choice.item.skills:
+            mastery[skill] = update(mastery.get(skill, 0.2), False, DEFAULT_PARAMS)
+            opportunities[skill] = opportunities.get(skill, 0) + 1
+        last_id, last_was_review = choice.item.id, choice.reason == "review"
+
+    # then after four opportunities of equivalent fractions comes a re-check of fraction
+    # meaning, and after the wrong answer there fraction meaning is practised again
+    assert picks == [
+        (2, "practice"),
+        (22, "practice"),
+        (2, "practice"),
+        (22, "practice"),
+        (1, "review"),
+        (21, "practice"),
+        (1, "practice"),
+    ]
+
+
+def test_only_ready_skills_stall():
+    # add-fractions waits for equivalent fractions; fraction meaning is mastered
+    rechecked = stalled_prerequisites(
+        skills=PREREQUISITES,
+        mastery=STALLING,
+        params={},
+        prerequisites=PREREQUISITES,
+        opportunities={"add-fractions": 20, "fraction-meaning": 20},
+    )
+
+    assert rechecked == frozenset()
+
+
+def test_only_the_prerequisites_below_the_stricter_level_are_re_checked():
+    # equations with fractions stalled once: 1 - 0.05 / 2 = 0.975
+    mastery = {
+        "fraction-meaning": 0.99,
+        "equivalent-fractions": 0.99,
+        "add-fractions": 0.96,
+        "one-step-equations": 0.99,
+        "two-step-equations": 0.99,
+    }
+
+    rechecked = stalled_prerequisites(
+        skills=PREREQUISITES,
+        mastery=mastery,
+        params={},
+        prerequisites=PREREQUISITES,
+        opportunities={"equations-with-fractions": 5},
+    )
+    choice = choose(mastery=mastery, opportunities={"equations-with-fractions": 5})
+
+    assert rechecked == {"add-fractions"}
+    assert choice.item == ADD  # a pure review, earlier than ADD_EQUIVALENT
+    assert choice.reason == "review"
+
+
+def test_a_re_check_never_repeats_the_last_item():
+    choice = choose(
+        mastery=STALLING, opportunities={"equivalent-fractions": 4}, last_item_id=MEANING.id
+    )
+
+    assert choice.item == EQUIVALENT
+    assert choice.reason == "practice"
+
+
+def test_nothing_to_do_when_everything_is_mastered_whatever_the_opportunities():
+    assert choose(mastery=ALL_MASTERED, opportunities=dict.fromkeys(PREREQUISITES, 50)) is None
+
+
+def test_a_stall_after_below_one_is_refused():
+    with pytest.raises(ValueError, match="stall_after"):
+        choose(stall_after=0)
+    with pytest.raises(ValueError, match="stall_after"):
+        stalled_prerequisites(
+            skills=PREREQUISITES,
+            mastery={},
+            params={},
+            prerequisites=PREREQUISITES,
+            opportunities={},
+            stall_after=0,
+        )

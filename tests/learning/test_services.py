@@ -281,3 +281,31 @@ def test_skill_params_fitted_only_with_enough_data(world, settings):
     # the fitted parameters are what the learner model now uses
     used = selectors.skill_params(skills={"a": world.skill_a})["a"]
     assert used.learn == pytest.approx(params.learn)
+
+
+def test_stalled_skill_sends_the_learner_back_to_check_a_prerequisite_from_another_lesson(
+    world,
+):
+    # given skill a believed mastered (barely) and skill b, taught in a later lesson,
+    # stuck after four first attempts
+    from courses import services as course_services
+    from tests.courses.factories import ExerciseFactory, LessonFactory
+
+    later = LessonFactory(unit=world.lesson.unit, title_en="Later")
+    ExerciseFactory(lesson=later, skills=[world.skill_b])
+    course_services.lesson_publish(lesson=later)
+    SkillMastery.objects.create(
+        learner=world.student, skill=world.skill_a, p_known=0.96, opportunities=3
+    )
+    SkillMastery.objects.create(
+        learner=world.student, skill=world.skill_b, p_known=0.3, opportunities=4
+    )
+    # when the later lesson chooses the next exercise
+    presentation = start(world, later)
+    # then it re-checks skill a with an exercise of the first lesson
+    assert presentation.reason == Presentation.Reason.REVIEW
+    assert presentation.exercise.skills.first() == world.skill_a
+    assert presentation.exercise.lesson_id == world.lesson.id
+    # and a wrong answer there pulls a back below mastery, so a is practised again
+    services.attempt_submit(presentation=presentation, response="0.5")
+    assert SkillMastery.objects.get(skill=world.skill_a).p_known < 0.95
