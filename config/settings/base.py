@@ -125,7 +125,20 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+
+# --- request size ---------------------------------------------------------------------
+# Largest request body on any URL, bytes: bigger ones get 413 before Django reads them
+# (config.asgi.RequestBodyLimit; neither uvicorn nor Daphne has a cap of its own). The
+# course package upload has its own, courses.packages.MAX_PACKAGE_BYTES plus the form.
+REQUEST_BODY_MAX_BYTES = 3 * 1024 * 1024
+# Form fields (everything but files) Django parses in memory; more is a 400.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+# Uploaded files up to this size stay in memory; larger ones go to a temporary file.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+# Fields in one request (a skill's prerequisites can list hundreds), and files: one form
+# takes a file (the course package).
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
+DATA_UPLOAD_MAX_NUMBER_FILES = 1
 
 # --- Redis: channel layer, Celery broker, cache -----------------------------------------
 # REDIS_URL, e.g. redis://127.0.0.1:6379/0. Unset: in-memory layer, eager Celery, locmem.
@@ -183,6 +196,9 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Exocortex <noreply@l
 # --- inference worker -----------------------------------------------------------------
 # INFERENCE_URL: one or more comma-separated worker URLs (OpenAI-compatible API).
 INFERENCE_URLS: list[str] = env.list("INFERENCE_URL", default=["http://127.0.0.1:8100"])
+# INFERENCE_API_KEY: the workers' shared secret (sent as a bearer token). Empty is fine for
+# a worker on loopback without a key (the embedded default); compose requires it.
+INFERENCE_API_KEY = env.str("INFERENCE_API_KEY", default="")
 # Longest wait for one piece of a model response (queueing included), seconds.
 INFERENCE_TIMEOUT_SECONDS = env.float("INFERENCE_TIMEOUT_SECONDS", default=300.0)
 
@@ -212,12 +228,28 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
+# --- tutor chat (tutor/) ------------------------------------------------------------------
+# Turns of the conversation the model sees; longest student message (characters); longest
+# reply (tokens); window in which streamed text is batched into one socket frame (ms).
+TUTOR_CONTEXT_TURNS = env.int("TUTOR_CONTEXT_TURNS", default=8)
+TUTOR_MAX_MESSAGE_CHARS = env.int("TUTOR_MAX_MESSAGE_CHARS", default=2000)
+TUTOR_MAX_TOKENS = env.int("TUTOR_MAX_TOKENS", default=300)
+TUTOR_COALESCE_MS = env.int("TUTOR_COALESCE_MS", default=50)
+# Messages one student may send the tutor per window (seconds).
+TUTOR_RATE_LIMIT_MESSAGES = env.int("TUTOR_RATE_LIMIT_MESSAGES", default=20)
+TUTOR_RATE_LIMIT_WINDOW_SECONDS = env.int("TUTOR_RATE_LIMIT_WINDOW_SECONDS", default=60)
+
 # --- product limits -------------------------------------------------------------------
 VARIANTS_MAX_PER_REQUEST = env.int("VARIANTS_MAX_PER_REQUEST", default=10)
 CLASSROOM_DEFAULT_CAPACITY = env.int("CLASSROOM_DEFAULT_CAPACITY", default=40)
 CLASSROOM_CODE_TTL_DAYS = env.int("CLASSROOM_CODE_TTL_DAYS", default=14)
-# Attempts per client address per window for sign-up, log-in and class join.
-RATE_LIMIT_AUTH_ATTEMPTS = env.int("RATE_LIMIT_AUTH_ATTEMPTS", default=20)
+# Log-in and class-join attempts per window count against two limits: the account's
+# (the e-mail typed, or the student) against guessing one password, and the client
+# address's against guessing across many accounts. A whole school often comes from one
+# address (NAT), so the address limit is far higher; raise it for a school of more than
+# about a thousand. Successful attempts give theirs back. Sign-ups count per address.
+RATE_LIMIT_ACCOUNT_ATTEMPTS = env.int("RATE_LIMIT_ACCOUNT_ATTEMPTS", default=10)
+RATE_LIMIT_ADDRESS_ATTEMPTS = env.int("RATE_LIMIT_ADDRESS_ATTEMPTS", default=300)
 RATE_LIMIT_WINDOW_SECONDS = env.int("RATE_LIMIT_WINDOW_SECONDS", default=300)
 
 # --- security defaults valid everywhere -------------------------------------------------

@@ -69,3 +69,7 @@ function wirePreview(root: ParentNode): void {
 
 typesetMath(document);
 wirePreview(document);
+// Other scripts (the tutor chat) insert server-sanitised HTML later and ask for math.
+document.addEventListener("exo:typeset", (event: Event) => {
+  if (event.target instanceof HTMLElement) typesetMath(event.target);
+});

@@ -1,0 +1,183 @@
+// The tutor chat pane beside a lesson: streams replies over /ws/tutor/lessons/<id>/.
+//
+// The server saves every turn before it answers and numbers them; this pane keeps the
+// highest sequence number it has and asks for anything newer after every (re)connect,
+// so a dropped connection loses nothing. Streamed text is shown as plain text; the final
+// reply is replaced by the server's sanitised HTML and its math typeset.
+
+interface TurnFrame {
+  seq: number;
+  role: "student" | "tutor";
+  text: string;
+  html: string;
+  status: string;
+  mode: string;
+}
+
+type Frame =
+  | { type: "turn.list"; turns: TurnFrame[] }
+  | { type: "turn.saved"; turn: TurnFrame; client_id?: string }
+  | { type: "reply.start"; seq: number }
+  | { type: "reply.delta"; seq: number; text: string }
+  | { type: "reply.reset"; seq: number }
+  | { type: "reply.done"; turn: TurnFrame }
+  | { type: "reply.error"; seq: number; message: string; retryable: boolean }
+  | { type: "error"; message: string };
+
+function wireTutor(pane: HTMLElement): void {
+  const log = pane.querySelector<HTMLElement>("[data-tutor-log]") as HTMLElement;
+  const form = pane.querySelector<HTMLFormElement>("form") as HTMLFormElement;
+  const input = form.querySelector<HTMLTextAreaElement>("textarea") as HTMLTextAreaElement;
+  const send = form.querySelector<HTMLButtonElement>("button[type=submit]") as HTMLButtonElement;
+  const status = pane.querySelector<HTMLElement>("[data-tutor-status]") as HTMLElement;
+  const retry = pane.querySelector<HTMLButtonElement>("[data-tutor-retry]") as HTMLButtonElement;
+  const text = (key: string): string => pane.dataset[key] ?? "";
+  const scheme = window.location.protocol === "https:" ? "wss" : "ws";
+  const url = `${scheme}://${window.location.host}${pane.dataset.tutorSocket}`;
+  let socket: WebSocket | null = null;
+  let lastSeq = 0;
+  let busy = false;
+  let delay = 1000;
+
+  const setStatus = (message: string, state = ""): void => {
+    status.textContent = message;
+    status.dataset.state = state;
+  };
+  const setBusy = (value: boolean): void => {
+    busy = value;
+    send.disabled = value;
+    pane.dataset.busy = String(value);
+  };
+  const bubble = (seq: number, role: string): HTMLElement => {
+    let item = log.querySelector<HTMLElement>(`[data-seq="${seq}"]`);
+    if (!item) {
+      item = document.createElement("li");
+      item.dataset.seq = String(seq);
+      item.className = `turn ${role}`;
+      item.dataset.testid = role === "tutor" ? "tutor-turn" : "student-turn";
+      const body = document.createElement("div");
+      body.className = "turn-body lesson-body";
+      item.append(body);
+      // Keep turns in sequence order even when frames arrive out of order.
+      const after = Array.from(log.children).find((el) => Number((el as HTMLElement).dataset.seq) > seq);
+      log.insertBefore(item, after ?? null);
+    }
+    return item;
+  };
+  const showTurn = (turn: TurnFrame): void => {
+    const item = bubble(turn.seq, turn.role);
+    const body = item.querySelector<HTMLElement>(".turn-body") as HTMLElement;
+    body.innerHTML = turn.html; // sanitised by the server
+    body.dispatchEvent(new CustomEvent("exo:typeset", { bubbles: true }));
+    item.dataset.status = turn.status;
+    if (turn.status === "incomplete") {
+      const note = document.createElement("p");
+      note.className = "turn-note";
+      note.textContent = text("cutOff");
+      body.append(note);
+    }
+    lastSeq = Math.max(lastSeq, turn.seq);
+    log.scrollTop = log.scrollHeight;
+  };
+  const lastIsCutOff = (): boolean => {
+    const items = log.querySelectorAll<HTMLElement>("li.turn");
+    const last = items[items.length - 1];
+    return !!last && (last.dataset.status === "incomplete" || last.classList.contains("student"));
+  };
+
+  const onFrame = (frame: Frame): void => {
+    switch (frame.type) {
+      case "turn.list":
+        frame.turns.forEach(showTurn);
+        retry.hidden = !lastIsCutOff() || busy;
+        break;
+      case "turn.saved":
+        log.querySelector(`[data-client-id="${frame.client_id ?? ""}"]`)?.remove();
+        showTurn(frame.turn);
+        break;
+      case "reply.start": {
+        setBusy(true);
+        retry.hidden = true;
+        const item = bubble(frame.seq, "tutor");
+        item.dataset.status = "streaming";
+        lastSeq = Math.max(lastSeq, frame.seq);
+        setStatus(text("thinking"), "busy");
+        break;
+      }
+      case "reply.delta": {
+        const body = bubble(frame.seq, "tutor").querySelector(".turn-body") as HTMLElement;
+        body.textContent = (body.textContent ?? "") + frame.text;
+        log.scrollTop = log.scrollHeight;
+        break;
+      }
+      case "reply.reset": {
+        const body = bubble(frame.seq, "tutor").querySelector(".turn-body") as HTMLElement;
+        body.textContent = "";
+        setStatus(text("rethinking"), "busy");
+        break;
+      }
+      case "reply.done":
+        showTurn(frame.turn);
+        setBusy(false);
+        setStatus("");
+        break;
+      case "reply.error": {
+        setBusy(false);
+        setStatus(frame.message, "error");
+        const item = bubble(frame.seq, "tutor");
+        item.dataset.status = "incomplete";
+        retry.hidden = !frame.retryable;
+        break;
+      }
+      case "error":
+        setStatus(frame.message, "error");
+        break;
+    }
+  };
+
+  const connect = (): void => {
+    socket = new WebSocket(url);
+    socket.addEventListener("open", () => {
+      delay = 1000;
+      pane.dataset.live = "true";
+      setStatus("");
+      socket?.send(JSON.stringify({ type: "sync.request", after: lastSeq }));
+    });
+    socket.addEventListener("message", (event: MessageEvent<string>) => onFrame(JSON.parse(event.data) as Frame));
+    socket.addEventListener("close", (event: CloseEvent) => {
+      pane.dataset.live = "false";
+      setBusy(false);
+      if (event.code === 4401 || event.code === 4404) return;
+      setStatus(text("reconnecting"), "error");
+      window.setTimeout(connect, delay);
+      delay = Math.min(delay * 2, 30000);
+    });
+  };
+
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const message = input.value.trim();
+    if (!message || busy || socket?.readyState !== WebSocket.OPEN) return;
+    const clientId = `${Date.now()}-${Math.random().toString(36).slice(2)}`;
+    const pending = document.createElement("li");
+    pending.className = "turn student pending";
+    pending.dataset.clientId = clientId;
+    pending.textContent = message;
+    log.append(pending);
+    socket.send(JSON.stringify({ type: "message.send", text: message, client_id: clientId }));
+    input.value = "";
+  });
+  input.addEventListener("keydown", (event: KeyboardEvent) => {
+    if (event.key === "Enter" && !event.shiftKey) {
+      event.preventDefault();
+      form.requestSubmit();
+    }
+  });
+  retry.addEventListener("click", () => {
+    retry.hidden = true;
+    socket?.send(JSON.stringify({ type: "message.retry" }));
+  });
+  connect();
+}
+
+document.querySelectorAll<HTMLElement>("[data-tutor-socket]").forEach(wireTutor);

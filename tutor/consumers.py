@@ -1,0 +1,244 @@
+"""The tutor chat socket: one per open lesson page.
+
+/ws/tutor/lessons/<lesson_id>/  (authenticated, origin-checked, the learner's own lesson)
+
+client → server
+  {"type": "sync.request", "after": int}          turns with seq > after (resume)
+  {"type": "message.send", "text": str, "client_id": str?}
+  {"type": "message.retry"}                        regenerate a cut-off last reply
+  {"type": "generation.cancel"}
+server → client
+  {"type": "turn.list", "turns": [turn, ...]}
+  {"type": "turn.saved", "turn": turn, "client_id": str?}   the student's message, saved
+  {"type": "reply.start", "seq": int}
+  {"type": "reply.delta", "seq": int, "text": str}          coalesced, checked text
+  {"type": "reply.reset", "seq": int}        withheld by the answer guard: clear, regenerate
+  {"type": "reply.done", "turn": turn}                      final text and sanitised HTML
+  {"type": "reply.error", "seq": int, "message": str, "retryable": bool}
+  {"type": "error", "message": str}
+turn = {"seq", "role": "student"|"tutor", "text", "html", "status", "mode"}
+
+Persist first, notify second: the student's message is saved before generation starts;
+the reply is saved as `streaming` at its start and finished when it ends, also when the
+socket closes (cancelled: `incomplete`) or the worker fails (`incomplete`, retryable).
+Tokens go straight from the inference client to this socket, never one channel-layer
+message each: deltas are coalesced in TUTOR_COALESCE_MS windows.
+
+During an open exercise every reply passes the answer-leak guard (tutor.guard) before
+the student sees any of it: text is released sentence by sentence, each sentence after
+it passed the check, and the tail that could complete an answer is held back. A leaking
+reply is withheld and regenerated once with a stricter instruction; if that leaks too,
+the student gets the exercise's next authored hint (recorded as revealed) or a guiding
+question.
+"""
+
+import asyncio
+import contextlib
+import logging
+import time
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.http import Http404
+from django.utils import translation
+from django.utils.translation import gettext as _
+
+from accounts.consumers import AuthenticatedJsonConsumer
+from common.errors import ApplicationError
+from common.inference import inference_client
+from common.ratelimit import ratelimit_hit
+from inference.errors import InferenceError
+from tutor import conversation
+from tutor.models import Turn
+
+logger = logging.getLogger(__name__)
+
+
+class TutorConsumer(AuthenticatedJsonConsumer):
+    async def authorize(self, user) -> bool:
+        lesson_id = int(self.scope["url_route"]["kwargs"]["lesson_id"])
+        try:
+            self.chat = await database_sync_to_async(conversation.chat_open)(
+                learner=user, lesson_id=lesson_id
+            )
+        except Http404:
+            return False
+        self.generation: asyncio.Task | None = None
+        return True
+
+    async def disconnect(self, code) -> None:
+        # Closing the tab cancels generation; the reply is saved as cut off.
+        task = getattr(self, "generation", None)
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    # --- client frames ------------------------------------------------------------------
+
+    async def client_sync_request(self, content: dict) -> None:
+        try:
+            after = max(0, int(content.get("after", 0)))
+        except (TypeError, ValueError):
+            after = 0
+        turns = await database_sync_to_async(conversation.turns_for_client)(
+            chat=self.chat, after=after
+        )
+        await self.send_json({"type": "turn.list", "turns": turns})
+
+    async def client_message_send(self, content: dict) -> None:
+        text = content.get("text")
+        if not isinstance(text, str) or not text.strip():
+            await self._error(_("Write a message first."))
+            return
+        if len(text) > settings.TUTOR_MAX_MESSAGE_CHARS:
+            await self._error(
+                _("Please keep messages under %(max)d characters.")
+                % {"max": settings.TUTOR_MAX_MESSAGE_CHARS}
+            )
+            return
+        if self.generation is not None and not self.generation.done():
+            await self._error(_("The tutor is still answering. Wait a moment."))
+            return
+        try:
+            await database_sync_to_async(ratelimit_hit)(
+                scope="tutor",
+                key=str(self.scope["user"].id),
+                limit=settings.TUTOR_RATE_LIMIT_MESSAGES,
+                window_seconds=settings.TUTOR_RATE_LIMIT_WINDOW_SECONDS,
+            )
+        except ApplicationError as exc:
+            await self._error(exc.message)
+            return
+        turn = await database_sync_to_async(conversation.student_say)(
+            chat=self.chat, text=text.strip()
+        )
+        await self.send_json(
+            {"type": "turn.saved", "turn": turn, "client_id": content.get("client_id")}
+        )
+        self.generation = asyncio.create_task(self._reply())
+
+    async def client_message_retry(self, content: dict) -> None:
+        if self.generation is not None and not self.generation.done():
+            return
+        retryable = await database_sync_to_async(conversation.retry_prepare)(chat=self.chat)
+        if not retryable:
+            await self._error(_("There is nothing to retry."))
+            return
+        self.generation = asyncio.create_task(self._reply())
+
+    async def client_generation_cancel(self, content: dict) -> None:
+        if self.generation is not None and not self.generation.done():
+            self.generation.cancel()
+
+    async def _error(self, message: str) -> None:
+        await self.send_json({"type": "error", "message": message})
+
+    # --- generation ----------------------------------------------------------------------
+
+    async def _reply(self) -> None:
+        chat = self.chat
+        plan = await database_sync_to_async(conversation.reply_plan)(chat=chat)
+        turn = await database_sync_to_async(conversation.reply_start)(chat=chat, plan=plan)
+        seq = turn.seq
+        await self.send_json({"type": "reply.start", "seq": seq})
+        shown: list[str] = []  # what the student has been sent so far
+        try:
+            text, status, notes = await self._generate(plan, seq, shown)
+        except asyncio.CancelledError:
+            await asyncio.shield(
+                database_sync_to_async(conversation.reply_finish)(
+                    turn=turn, text="".join(shown), status=Turn.Status.INCOMPLETE, error="cancelled"
+                )
+            )
+            raise
+        except Exception as exc:  # the reply is cut off; the socket and the chat live on
+            if isinstance(exc, InferenceError):
+                logger.warning("tutor reply %s cut off: %s", turn.id, exc)
+            else:
+                logger.exception("tutor reply %s failed", turn.id)
+            error = str(exc) or exc.__class__.__name__
+            with translation.override(chat.language):
+                message = _(
+                    "The tutor could not finish this answer (the model is unavailable). "
+                    "Your message is saved: try again."
+                )
+            await database_sync_to_async(conversation.reply_finish)(
+                turn=turn, text="".join(shown), status=Turn.Status.INCOMPLETE, error=error
+            )
+            await self.send_json(
+                {"type": "reply.error", "seq": seq, "message": message, "retryable": True}
+            )
+            return
+        final = await database_sync_to_async(conversation.reply_finish)(
+            turn=turn, text=text, status=status, notes=notes
+        )
+        await self.send_json({"type": "reply.done", "turn": final})
+
+    async def _generate(self, plan, seq: int, shown: list[str]) -> tuple[str, str, dict]:
+        """Stream one reply (and, if the guard withholds it, one stricter retry) into
+        `shown`; returns (text shown, status, notes)."""
+        for attempt in range(2):
+            messages = plan.stricter_messages if attempt else plan.context.messages
+            gate = conversation.gate_for(plan)
+            shown.clear()
+            coalescer = _Coalescer(self, seq, settings.TUTOR_COALESCE_MS / 1000)
+            async with inference_client() as client:
+                stream = client.stream_chat(
+                    messages,
+                    request_class="chat",
+                    tenant=plan.tenant,
+                    session=plan.session_key,
+                    max_tokens=settings.TUTOR_MAX_TOKENS,
+                    temperature=0.3,
+                )
+                try:
+                    async for delta in stream:
+                        safe = gate.feed(delta) if gate else delta
+                        if gate is not None and gate.leaked:
+                            break
+                        if safe:
+                            shown.append(safe)
+                            await coalescer.add(safe)
+                except InferenceError:
+                    await coalescer.flush()
+                    raise
+                finally:
+                    await stream.abort()
+            if gate is not None and not gate.leaked:
+                tail = gate.finish()
+                if tail and not gate.leaked:
+                    shown.append(tail)
+                    await coalescer.add(tail)
+            await coalescer.flush()
+            if gate is None or not gate.leaked:
+                notes = {"guard_retries": attempt} if attempt else {}
+                return "".join(shown), Turn.Status.COMPLETE, notes
+            logger.info("tutor reply withheld by the answer guard: %s", gate.leaked)
+            await self.send_json({"type": "reply.reset", "seq": seq})
+            plan.leaks.append(str(gate.leaked))
+        text = await database_sync_to_async(conversation.fallback_hint)(plan=plan)
+        return text, Turn.Status.GUARDED, {"leaks": plan.leaks}
+
+
+class _Coalescer:
+    """Batches deltas into one frame per window (tens of ms), not one per token."""
+
+    def __init__(self, consumer: TutorConsumer, seq: int, window_s: float) -> None:
+        self.consumer = consumer
+        self.seq = seq
+        self.window_s = window_s
+        self.buffer: list[str] = []
+        self.last = 0.0
+
+    async def add(self, text: str) -> None:
+        self.buffer.append(text)
+        now = time.monotonic()
+        if now - self.last >= self.window_s:
+            await self.flush()
+            self.last = now
+
+    async def flush(self) -> None:
+        if self.buffer:
+            text, self.buffer = "".join(self.buffer), []
+            await self.consumer.send_json({"type": "reply.delta", "seq": self.seq, "text": text})

@@ -1,0 +1,184 @@
+"""The synchronous side of a tutor chat: lookups, persistence, prompt planning. The
+consumer (tutor.consumers) calls each through database_sync_to_async and keeps only the
+streaming to itself."""
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.utils import translation
+from django.utils.translation import gettext as _
+
+from accounts.models import User
+from common.errors import ApplicationError
+from courses.i18n import localize
+from courses.models import Lesson
+from courses.rendering import render_markdown
+from courses.selectors import asset_base
+from learning import selectors as learning_selectors
+from learning import services as learning_services
+from learning.models import Presentation
+from tutor import services
+from tutor.models import Turn, TutorSession
+from tutor.prompt import TutorContext, build_context
+from tutor.tools import check_proposals
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Chat:
+    learner: User
+    lesson: Lesson
+    session: TutorSession
+    language: str
+
+
+@dataclass
+class ReplyPlan:
+    context: TutorContext
+    stricter_messages: list[dict[str, Any]]
+    presentation: Presentation | None
+    tenant: str
+    session_key: str
+    language: str
+    leaks: list[str] = field(default_factory=list)
+
+    @property
+    def snapshot(self) -> dict[str, Any] | None:
+        return self.context.snapshot
+
+
+def chat_open(*, learner: User, lesson_id: int) -> Chat:
+    """The learner's chat on a lesson they may study; Http404 otherwise."""
+    lesson = learning_selectors.lesson_get_for_student(user=learner, lesson_id=lesson_id)
+    session = services.session_for_lesson(learner=learner, lesson=lesson)
+    services.turns_stale_close(session=session)
+    return Chat(learner, lesson, session, learner.preferred_language)
+
+
+def turn_dict(turn: Turn, course_id: int) -> dict[str, Any]:
+    return {
+        "seq": turn.seq,
+        "role": turn.role,
+        "text": turn.text,
+        "html": render_markdown(turn.text, asset_base=asset_base(course_id)),
+        "status": turn.status,
+        "mode": turn.mode,
+    }
+
+
+def turns_for_client(*, chat: Chat, after: int) -> list[dict[str, Any]]:
+    course_id = chat.lesson.unit.course_id
+    return [turn_dict(t, course_id) for t in services.turns_after(session=chat.session, seq=after)]
+
+
+def _open_presentation(chat: Chat) -> Presentation | None:
+    return (
+        Presentation.objects.select_related("exercise_version", "course")
+        .filter(learner=chat.learner, lesson=chat.lesson, closed_at__isnull=True)
+        .order_by("-shown_at", "-id")
+        .first()
+    )
+
+
+def student_say(*, chat: Chat, text: str) -> dict[str, Any]:
+    turn = services.turn_student_add(
+        session=chat.session, text=text, presentation=_open_presentation(chat)
+    )
+    return turn_dict(turn, chat.lesson.unit.course_id)
+
+
+def _passages(chat: Chat, question: str) -> list[Any]:
+    from courses.retrieval import course_passages_search
+
+    try:
+        return course_passages_search(
+            course=chat.lesson.unit.course, question=question, language=chat.language, limit=2
+        )
+    except Exception:  # retrieval is a help, never a reason to fail the reply
+        logger.exception("retrieval failed for lesson %s", chat.lesson.id)
+        return []
+
+
+def reply_plan(*, chat: Chat) -> ReplyPlan:
+    """Plan the reply to the conversation's last student message."""
+    tail = services.conversation_tail(session=chat.session, limit=20)
+    question = next((t.text for t in reversed(tail) if t.role == Turn.Role.STUDENT), "")
+    presentation = _open_presentation(chat)
+    verdicts = []
+    if presentation is not None and question:
+        verdicts = check_proposals(snapshot=presentation.exercise_version.snapshot, text=question)
+    common = {
+        "learner": chat.learner,
+        "lesson": chat.lesson,
+        "presentation": presentation,
+        "conversation": [t for t in tail if t.status != Turn.Status.INCOMPLETE or t.text],
+        "language": chat.language,
+        "verdicts": verdicts,
+        "passages": _passages(chat, question),
+    }
+    context = build_context(**common)
+    stricter = build_context(**common, stricter=True)
+    return ReplyPlan(
+        context=context,
+        stricter_messages=stricter.messages,
+        presentation=presentation,
+        tenant=f"school-{chat.learner.school_id}",
+        session_key=f"tutor-{chat.session.id}",
+        language=chat.language,
+    )
+
+
+def reply_start(*, chat: Chat, plan: ReplyPlan) -> Turn:
+    return services.turn_tutor_start(
+        session=chat.session, presentation=plan.presentation, notes=plan.context.notes
+    )
+
+
+def reply_finish(
+    *, turn: Turn, text: str, status: str, notes: dict | None = None, error: str = ""
+) -> dict[str, Any]:
+    turn = services.turn_tutor_finish(turn=turn, text=text, status=status, notes=notes, error=error)
+    return turn_dict(turn, turn.session.course_id)
+
+
+def retry_prepare(*, chat: Chat) -> bool:
+    """Whether the last exchange ended without a finished reply (cut off, or never
+    started), so a new reply may be generated for the last student message."""
+    last = chat.session.turns.order_by("-seq").first()
+    if last is None:
+        return False
+    return last.role == Turn.Role.STUDENT or last.status == Turn.Status.INCOMPLETE
+
+
+def gate_for(plan: ReplyPlan):
+    """The answer-leak gate while an exercise is open (None while reading)."""
+    if plan.snapshot is None:
+        return None
+    from tutor.guard import LeakGuard, StreamGate
+
+    return StreamGate(LeakGuard(plan.snapshot))
+
+
+def fallback_hint(*, plan: ReplyPlan) -> str:
+    """What the student gets when every generated reply leaked: the exercise's next
+    authored hint (recorded as revealed, so mastery counts it), else a guiding question."""
+    presentation = plan.presentation
+    language = plan.language
+    if presentation is not None:
+        snapshot = presentation.exercise_version.snapshot
+        hints = snapshot.get("hints", [])
+        try:
+            revealed = learning_services.hint_reveal(presentation=presentation)
+        except ApplicationError:
+            revealed = 0
+        if revealed:
+            return localize(
+                hints[revealed - 1], language=language, source_language=snapshot["source_language"]
+            )
+    with translation.override(language):
+        return _(
+            "Let's work it out together: what is the first step you would try? "
+            "Tell me and I'll check it with you."
+        )

@@ -1,0 +1,71 @@
+"""Tutor conversations: one session per (learner, lesson page), turns numbered in order.
+
+Persist first, notify second: the student's message is saved before anything is sent to
+the model, the tutor's reply is saved as `streaming` when generation starts and
+finished (`complete`, `incomplete` or `guarded`) when it ends, so a reconnecting browser
+asks for the turns after the last sequence number it has and loses nothing.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from courses.models import Course, Lesson
+from learning.models import Presentation
+
+
+class TutorSession(models.Model):
+    learner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tutor_sessions"
+    )
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="+")
+    lesson = models.ForeignKey(Lesson, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["learner", "lesson"], name="tutor_session_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"tutor session {self.id} of {self.learner_id} on lesson {self.lesson_id}"
+
+
+class Turn(models.Model):
+    class Role(models.TextChoices):
+        STUDENT = "student", _("Student")
+        TUTOR = "tutor", _("Tutor")
+
+    class Status(models.TextChoices):
+        COMPLETE = "complete", _("Complete")
+        STREAMING = "streaming", _("Being written")
+        INCOMPLETE = "incomplete", _("Cut off")
+        # The model's reply gave the answer away; what the student saw replaced it.
+        GUARDED = "guarded", _("Replaced by the answer guard")
+
+    session = models.ForeignKey(TutorSession, on_delete=models.CASCADE, related_name="turns")
+    seq = models.PositiveIntegerField()
+    role = models.CharField(max_length=10, choices=Role.choices)
+    # What the student sees (for a guarded reply: the replacement).
+    text = models.TextField(blank=True)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.COMPLETE)
+    # The exercise on screen when the turn was written (None while reading).
+    presentation = models.ForeignKey(
+        Presentation, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    mode = models.CharField(max_length=10, default="reading")  # reading | exercise
+    # Guard and tool notes for teachers and evaluation: what leaked, the checker verdict.
+    notes = models.JSONField(default=dict, blank=True)
+    error = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["session", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["session", "seq"], name="tutor_turn_seq_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"turn {self.seq} of session {self.session_id} ({self.role})"
