@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.stamp
 
-.PHONY: run test test-embedded test-fast lint format bench bench-inference bench-learning setup clean
+.PHONY: run dev test test-embedded test-fast lint format bench bench-inference bench-learning setup clean
 
 setup: $(STAMP)/web $(STAMP)/inference $(STAMP)/npm frontend/build/app.js catalogs
 
@@ -34,13 +34,18 @@ frontend/build/app.js: $(STAMP)/npm $(wildcard frontend/src/*.ts)
 catalogs: $(STAMP)/web
 	$(PY) manage.py compile_catalogs
 
-## run: the product on the embedded default at http://127.0.0.1:8000
+## run: the product on the embedded default at http://127.0.0.1:8000 (debug off)
 run: setup
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py load_demo
 	$(PY) manage.py load_demo_course
 	$(PY) manage.py load_demo_assignments
 	bash scripts/run_embedded.sh
+
+## dev: `run` with Django's debug pages, reloading when the code changes
+dev: setup
+	$(PY) manage.py migrate --noinput
+	bash scripts/run_embedded.sh --dev
 
 ## test: the whole suite (embedded default, or the services named by DATABASE_URL/REDIS_URL)
 test: setup

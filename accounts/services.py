@@ -176,14 +176,14 @@ def classroom_join(*, student: User, code: str) -> Classroom:
     if not code or len(code) > 16:
         raise ApplicationError(_("Enter the class code your teacher gave you."), field="code")
     classroom = Classroom.objects.select_for_update().filter(join_code=code).first()
-    if classroom is None:
+    # Another school's class answers as if there were none: whether a code is in use
+    # elsewhere is not this student's to learn.
+    if classroom is None or student.school_id not in (None, classroom.school_id):
         raise ApplicationError(_("No class has this code. Check it and try again."), field="code")
     if classroom.join_code_expires_at <= timezone.now():
         raise ApplicationError(
             _("This class code has expired. Ask your teacher for a new one."), field="code"
         )
-    if student.school_id is not None and student.school_id != classroom.school_id:
-        raise ApplicationError(_("This class belongs to another school."), field="code")
     if Membership.objects.filter(classroom=classroom, student=student).exists():
         raise ApplicationError(_("You are already in this class."), field="code")
     if Membership.objects.filter(classroom=classroom).count() >= classroom.capacity:

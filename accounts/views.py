@@ -1,13 +1,18 @@
 """Account pages. Each view parses input, calls one service, renders the result."""
 
+from dataclasses import dataclass
 from functools import partial
+from typing import Any
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth import login, logout
+from django.contrib.auth import REDIRECT_FIELD_NAME, login, logout
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -15,32 +20,78 @@ from accounts import selectors, services
 from accounts.forms import ClassroomCreateForm, ClassroomJoinForm, LoginForm, SignupForm
 from common.errors import ApplicationError
 from common.forms import form_add_error
-from common.ratelimit import client_address, ratelimit_hit
+from common.ratelimit import client_address, ratelimit_give_back, ratelimit_hit
 
 
-def _auth_ratelimit(request: HttpRequest, scope: str) -> None:
-    ratelimit_hit(
-        scope=scope,
-        key=client_address(request),
-        limit=settings.RATE_LIMIT_AUTH_ATTEMPTS,
-        window_seconds=settings.RATE_LIMIT_WINDOW_SECONDS,
-    )
+@dataclass(frozen=True)
+class _Outcome:
+    """What _submit() got: the action's result, or the status to answer with (the error
+    is on the form) and, when rate-limited, the seconds to wait."""
+
+    result: Any = None
+    status: int = 200
+    retry_after: int | None = None
+
+    def respond(self, response: HttpResponse) -> HttpResponse:
+        if self.retry_after is not None:
+            response["Retry-After"] = str(self.retry_after)
+        return response
 
 
-def _submit(request: HttpRequest, form, action, *, ratelimit_scope: str = ""):
+def _auth_ratelimit(request: HttpRequest, scope: str, account: str) -> list[str]:
+    """Count one attempt against the client address and, when known, the account;
+    ApplicationError past either limit. Returns the counters hit."""
+    window = settings.RATE_LIMIT_WINDOW_SECONDS
+    counters = [
+        ratelimit_hit(
+            scope=f"{scope}:address",
+            key=client_address(request),
+            limit=settings.RATE_LIMIT_ADDRESS_ATTEMPTS,
+            window_seconds=window,
+        )
+    ]
+    if account:
+        counters.append(
+            ratelimit_hit(
+                scope=f"{scope}:account",
+                key=account,
+                limit=settings.RATE_LIMIT_ACCOUNT_ATTEMPTS,
+                window_seconds=window,
+            )
+        )
+    return counters
+
+
+def _submit(
+    request: HttpRequest,
+    form,
+    action,
+    *,
+    ratelimit_scope: str = "",
+    account: str = "",
+    count_success: bool = True,
+) -> _Outcome:
     """Validate `form` and call `action(**form.cleaned_data)`.
 
-    Returns (result, 200) on success, or (None, status) with the error attached to its
-    field (or the form): 400 for bad input, 429 when rate-limited.
+    With `ratelimit_scope`, the attempt first counts against the client address and
+    `account` (see settings.RATE_LIMIT_*); with count_success=False a successful one is
+    given back, so that only failures use the limits up. On failure the error is on its
+    field (or the form) and the outcome's status is 400, or 429 when rate-limited.
     """
+    counters: list[str] = []
     try:
         if ratelimit_scope:
-            _auth_ratelimit(request, ratelimit_scope)
+            counters = _auth_ratelimit(request, ratelimit_scope, account)
         if not form.is_valid():
-            return None, 400
-        return action(**form.cleaned_data), 200
+            return _Outcome(status=400)
+        result = action(**form.cleaned_data)
     except ApplicationError as exc:
-        return None, form_add_error(form, exc)
+        status = form_add_error(form, exc)
+        return _Outcome(status=status, retry_after=exc.extra.get("retry_after"))
+    if not count_success:
+        for counter in counters:
+            ratelimit_give_back(counter)
+    return _Outcome(result=result)
 
 
 def _set_language_cookie(response: HttpResponse, language: str) -> HttpResponse:
@@ -62,14 +113,17 @@ def signup(request: HttpRequest) -> HttpResponse:
         request.POST or None,
         initial={"preferred_language": getattr(request, "LANGUAGE_CODE", "en")},
     )
-    status = 200
+    outcome = _Outcome()
     if request.method == "POST":
-        user, status = _submit(request, form, services.user_signup, ratelimit_scope="signup")
+        outcome = _submit(request, form, services.user_signup, ratelimit_scope="signup")
+        user = outcome.result
         if user is not None:
             login(request, user, backend="accounts.backends.EmailBackend")
             messages.success(request, _("Welcome to Exocortex!"))
             return _set_language_cookie(redirect("accounts:dashboard"), user.preferred_language)
-    return render(request, "accounts/signup.html", {"form": form}, status=status)
+    return outcome.respond(
+        render(request, "accounts/signup.html", {"form": form}, status=outcome.status)
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -77,20 +131,42 @@ def login_view(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("accounts:dashboard")
     form = LoginForm(request.POST or None)
-    status = 200
+    outcome = _Outcome()
     if request.method == "POST":
-        user, status = _submit(
+        outcome = _submit(
             request,
             form,
             lambda email, password: services.user_authenticate(
                 request=request, email=email, password=password
             ),
             ratelimit_scope="login",
+            account=request.POST.get("email", "").strip().lower(),
+            count_success=False,
         )
+        user = outcome.result
         if user is not None:
             login(request, user)
-            return _set_language_cookie(redirect("accounts:dashboard"), user.preferred_language)
-    return render(request, "accounts/login.html", {"form": form}, status=status)
+            return _set_language_cookie(redirect(_next_url(request)), user.preferred_language)
+    return outcome.respond(
+        render(request, "accounts/login.html", {"form": form}, status=outcome.status)
+    )
+
+
+def _next_url(request: HttpRequest) -> str:
+    """Where ?next= asks to go after logging in, when it is a page of this site."""
+    next_url = request.GET.get(REDIRECT_FIELD_NAME, "")
+    if next_url and url_has_allowed_host_and_scheme(
+        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return next_url
+    return reverse("accounts:dashboard")
+
+
+def admin_login(request: HttpRequest) -> HttpResponse:
+    """The admin site's login page: the app's own, under the same rate limits."""
+    next_url = request.GET.get(REDIRECT_FIELD_NAME) or reverse("admin:index")
+    query = urlencode({REDIRECT_FIELD_NAME: next_url})
+    return redirect(f"{reverse('accounts:login')}?{query}")
 
 
 @require_POST
@@ -126,29 +202,30 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 @require_POST
 def classroom_create(request: HttpRequest) -> HttpResponse:
     form = ClassroomCreateForm(request.POST)
-    classroom, status = _submit(
-        request, form, partial(services.classroom_create, teacher=request.user)
-    )
-    if classroom is not None:
+    outcome = _submit(request, form, partial(services.classroom_create, teacher=request.user))
+    if outcome.result is not None:
         messages.success(request, _("Class created. Share its code with your students."))
-        return redirect("accounts:classroom_detail", classroom_id=classroom.id)
-    return _render_dashboard(request, form=form, status=status)
+        return redirect("accounts:classroom_detail", classroom_id=outcome.result.id)
+    return _render_dashboard(request, form=form, status=outcome.status)
 
 
 @login_required
 @require_POST
 def classroom_join(request: HttpRequest) -> HttpResponse:
     form = ClassroomJoinForm(request.POST)
-    classroom, status = _submit(
+    outcome = _submit(
         request,
         form,
         partial(services.classroom_join, student=request.user),
         ratelimit_scope="join",
+        account=f"user:{request.user.pk}",
+        count_success=False,
     )
+    classroom = outcome.result
     if classroom is not None:
         messages.success(request, _("You joined %(name)s.") % {"name": classroom.name})
         return redirect("accounts:classroom_detail", classroom_id=classroom.id)
-    return _render_dashboard(request, form=form, status=status)
+    return outcome.respond(_render_dashboard(request, form=form, status=outcome.status))
 
 
 @login_required

@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from accounts import views as accounts_views
 from frontend import views as frontend_views
 
 urlpatterns = [
@@ -9,6 +10,9 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("courses/", include("courses.urls")),
     path("learn/", include("learning.urls")),
+    path("tutor/", include("tutor.urls")),
     path("i18n/", include("accounts.i18n_urls")),
+    # The admin signs in on the app's login page, under its rate limits.
+    path("admin/login/", accounts_views.admin_login),
     path("admin/", admin.site.urls),
 ]

@@ -8,11 +8,18 @@ installations. The format is documented in docs/course-package.md.
 Import validates the whole package first and reports every problem with its location
 (`course.yaml: units[0].lessons[1].exercises[2].answer.value`); only a package without
 problems is written, in one transaction, as a new course of the importer's school.
+
+A package comes from outside, so nothing in it is trusted to be small: the zip's member
+sizes are counted while unpacking, YAML aliases count each time they are used, the
+number of objects a package creates is capped, and images are decoded only after their
+header's pixel count passed the limit, then re-encoded without metadata (no EXIF, GPS
+or XMP).
 """
 
 import io
 import re
 import zipfile
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +28,7 @@ import yaml
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils.translation import gettext as _
+from PIL import ExifTags, Image, ImageOps
 
 from accounts.models import School, User
 from common.errors import ApplicationError
@@ -42,12 +50,29 @@ FORMAT = "exocortex-course"
 VERSION = 1
 MANIFEST = "course.yaml"
 MAX_PACKAGE_BYTES = 20 * 1024 * 1024  # the upload itself
-MAX_UNPACKED_BYTES = 50 * 1024 * 1024  # everything inside, uncompressed (zip bombs)
+# Everything inside, uncompressed, counted while unpacking (zip bombs: the sizes a zip
+# declares are not trusted).
+MAX_UNPACKED_BYTES = 50 * 1024 * 1024
 MAX_MANIFEST_BYTES = 5 * 1024 * 1024
 MAX_ASSET_BYTES = 5 * 1024 * 1024
 MAX_ENTRIES = 500
 MAX_SKILLS = 500
 MAX_LESSONS = 1000
+# Units, lessons, exercises, choices, hints and skills together: each is a row to write
+# (an exercise also a version to publish), so this bounds the work one import causes.
+# A large course (100 lessons of 10 exercises with 3 choices each) is about 4,100.
+MAX_OBJECTS = 5000
+# YAML nodes with every alias counted each time it is used: a few hundred bytes of nested
+# aliases ("billion laughs") would otherwise expand to millions of values. A manifest
+# needs 15-40 per object.
+MAX_MANIFEST_NODES = 200_000
+MAX_MANIFEST_DEPTH = 30  # nesting; a manifest needs 8
+# Pixels of one image (all frames of an animation together), read from its header before
+# anything is decoded, and of all a package's images together: decoding and re-encoding
+# costs memory and CPU time in proportion.
+MAX_ASSET_PIXELS = 4096 * 4096
+MAX_PACKAGE_PIXELS = 100_000_000
+_READ_CHUNK_BYTES = 64 * 1024
 # Raster images only: SVG can carry scripts.
 IMAGE_SIGNATURES = {
     "image/png": (b"\x89PNG\r\n\x1a\n",),
@@ -55,6 +80,16 @@ IMAGE_SIGNATURES = {
     "image/gif": (b"GIF87a", b"GIF89a"),
     "image/webp": (b"RIFF",),
 }
+_PILLOW_FORMATS = {
+    "image/png": "PNG",
+    "image/jpeg": "JPEG",
+    "image/gif": "GIF",
+    "image/webp": "WEBP",
+}
+# What a re-encoded image keeps of the original's metadata: what drawing it needs.
+_IMAGE_INFO_KEPT = {"transparency", "duration", "loop", "background", "disposal"}
+# Parse with libyaml when PyYAML was built with it: several times faster.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 ASSET_REFERENCE = re.compile(r"asset:([A-Za-z0-9][A-Za-z0-9._-]{0,99})")
 
 
@@ -161,17 +196,40 @@ def course_export(*, course: Course) -> bytes:
 # --- validation -----------------------------------------------------------------------
 
 
+class _TooManyObjects(Exception):
+    """The manifest lists more than MAX_OBJECTS objects; checking stops there."""
+
+
 class _Checker:
-    """Walks a manifest and collects every problem with its location."""
+    """Walks a manifest and collects every problem with its location, and the listed
+    images re-encoded without metadata (`images`)."""
 
     def __init__(self, assets: Mapping[str, bytes]) -> None:
         self.problems: list[Problem] = []
         self.assets = assets
+        self.images: dict[str, bytes] = {}
         self.referenced: set[str] = set()
         self.source = "en"
+        self.objects = 0
+        self.pixels = 0
 
     def add(self, where: str, message: str) -> None:
         self.problems.append(Problem(f"{MANIFEST}: {where}", message))
+
+    def count_object(self, where: str) -> None:
+        """Count one object the import would create; past MAX_OBJECTS, report it at
+        `where` and stop checking (raises _TooManyObjects)."""
+        self.objects += 1
+        if self.objects > MAX_OBJECTS:
+            self.add(
+                where,
+                _(
+                    "The package would create more than %(max)d objects (units, lessons, "
+                    "exercises, choices, hints and skills together)."
+                )
+                % {"max": MAX_OBJECTS},
+            )
+            raise _TooManyObjects
 
     def texts(
         self, value: Any, where: str, *, required: bool, limit: int = MAX_SOURCE_LENGTH
@@ -221,6 +279,13 @@ class _Checker:
 
     def check(self, manifest: Any) -> None:
         manifest = self.mapping(manifest, "(top level)")
+        try:
+            self.check_content(manifest)
+        except _TooManyObjects:
+            return  # refused anyway: spare decoding the images
+        self.check_assets(manifest.get("assets"))
+
+    def check_content(self, manifest: dict) -> None:
         if manifest.get("format") != FORMAT:
             self.add("format", _("Expected %(format)s.") % {"format": FORMAT})
         if manifest.get("version") != VERSION:
@@ -239,6 +304,7 @@ class _Checker:
         lesson_count = 0
         for u, unit in enumerate(self.items(manifest.get("units"), "units", MAX_LESSONS)):
             where = f"units[{u}]"
+            self.count_object(where)
             unit = self.mapping(unit, where)
             self.texts(unit.get("title"), f"{where}.title", required=True, limit=TITLE_MAX_LENGTH)
             lessons = self.items(unit.get("lessons"), f"{where}.lessons", MAX_LESSONS)
@@ -247,12 +313,12 @@ class _Checker:
                 self.check_lesson(lesson, f"{where}.lessons[{n}]", codes)
         if lesson_count > MAX_LESSONS:
             self.add("units", _("At most %(max)d lessons.") % {"max": MAX_LESSONS})
-        self.check_assets(manifest.get("assets"))
 
     def check_skills(self, value: Any) -> set[str]:
         codes: dict[str, list[str]] = {}
         for i, skill in enumerate(self.items(value, "skills", MAX_SKILLS)):
             where = f"skills[{i}]"
+            self.count_object(where)
             skill = self.mapping(skill, where)
             code = skill.get("code")
             if not isinstance(code, str) or not re.fullmatch(r"[a-z0-9_-]{1,50}", code):
@@ -290,6 +356,7 @@ class _Checker:
         return set(codes)
 
     def check_lesson(self, lesson: Any, where: str, codes: set[str]) -> None:
+        self.count_object(where)
         lesson = self.mapping(lesson, where)
         self.texts(lesson.get("title"), f"{where}.title", required=True, limit=TITLE_MAX_LENGTH)
         self.texts(lesson.get("body"), f"{where}.body", required=False)
@@ -301,6 +368,7 @@ class _Checker:
             self.check_exercise(exercise, f"{where}.exercises[{e}]", codes)
 
     def check_exercise(self, exercise: Any, where: str, codes: set[str]) -> None:
+        self.count_object(where)
         exercise = self.mapping(exercise, where)
         kind = exercise.get("kind")
         prompt = self.texts(exercise.get("prompt"), f"{where}.prompt", required=True)
@@ -308,6 +376,7 @@ class _Checker:
         rubric = self.texts(exercise.get("rubric"), f"{where}.rubric", required=False)
         choices = []
         for c, choice in enumerate(self.items(exercise.get("choices"), f"{where}.choices", 10)):
+            self.count_object(f"{where}.choices[{c}]")
             choice = self.mapping(choice, f"{where}.choices[{c}]")
             text = self.texts(
                 choice.get("text"), f"{where}.choices[{c}].text", required=True, limit=500
@@ -315,10 +384,11 @@ class _Checker:
             if not isinstance(choice.get("correct", False), bool):
                 self.add(f"{where}.choices[{c}].correct", _("Expected true or false."))
             choices.append((text.get(self.source, ""), choice.get("correct") is True))
-        hints = [
-            self.texts(h, f"{where}.hints[{h_i}]", required=True).get(self.source, "")
-            for h_i, h in enumerate(self.items(exercise.get("hints"), f"{where}.hints", 10))
-        ]
+        hints = []
+        for h_i, hint in enumerate(self.items(exercise.get("hints"), f"{where}.hints", 10)):
+            self.count_object(f"{where}.hints[{h_i}]")
+            hint_texts = self.texts(hint, f"{where}.hints[{h_i}]", required=True)
+            hints.append(hint_texts.get(self.source, ""))
         skills = self.items(exercise.get("skills"), f"{where}.skills", 50)
         for skill in skills:
             if skill not in codes:
@@ -361,12 +431,62 @@ class _Checker:
                         _("The file is not a %(type)s image.") % {"type": content_type},
                     )
                 )
+            else:
+                self.check_image(name, data, content_type)
         for name in sorted(set(self.assets) - listed):
             self.problems.append(Problem(f"assets/{name}", _("Not listed in course.yaml.")))
         for name in sorted(self.referenced - listed):
             self.add(
                 "assets", _("The text refers to asset:%(name)s, which is missing.") % {"name": name}
             )
+
+    def check_image(self, name: str, data: bytes, content_type: str) -> None:
+        """Decode a listed image, once its header's pixel count passed, and keep it
+        re-encoded without metadata in `images`."""
+        location = f"assets/{name}"
+        too_large = _("The image has more than %(max)d pixels (all frames together).") % {
+            "max": MAX_ASSET_PIXELS
+        }
+        try:
+            with Image.open(io.BytesIO(data), formats=[_PILLOW_FORMATS[content_type]]) as image:
+                pixels = image.width * image.height * getattr(image, "n_frames", 1)
+                if pixels > MAX_ASSET_PIXELS:
+                    self.problems.append(Problem(location, too_large))
+                    return
+                self.pixels += pixels
+                if self.pixels > MAX_PACKAGE_PIXELS:
+                    message = _("The package's images have more than %(max)d pixels together.")
+                    self.problems.append(Problem(location, message % {"max": MAX_PACKAGE_PIXELS}))
+                    return
+                self.images[name] = _image_without_metadata(image)
+        except Image.DecompressionBombError:  # Pillow's own cap, far above ours
+            self.problems.append(Problem(location, too_large))
+        except (OSError, SyntaxError, ValueError, EOFError):
+            # Pillow's errors for damaged and truncated files (UnidentifiedImageError is
+            # an OSError).
+            message = _("The file is not a %(type)s image.") % {"type": content_type}
+            self.problems.append(Problem(location, message))
+
+
+def _image_without_metadata(image: Image.Image) -> bytes:
+    """`image` encoded again in its own format with only what drawing it needs: no EXIF
+    (GPS position, camera, time), XMP, comments or colour profile. A photo's EXIF
+    orientation is applied to the pixels first, so that it still shows upright."""
+    image_format = image.format
+    frames = getattr(image, "n_frames", 1)
+    if frames == 1 and image.getexif().get(ExifTags.Base.Orientation, 1) != 1:
+        image = ImageOps.exif_transpose(image)  # a plain copy, turned
+    options: dict[str, Any] = {}
+    if image_format == "JPEG":
+        # The original's quantization tables (no second loss), unless the pixels turned.
+        options["quality"] = "keep" if image.format == "JPEG" else 90
+    elif image_format == "WEBP":
+        options["quality"] = 90
+    # The plug-ins write some of `info` (EXIF, XMP, comments, ICC profile) back out.
+    image.info = {key: value for key, value in image.info.items() if key in _IMAGE_INFO_KEPT}
+    output = io.BytesIO()
+    image.save(output, image_format, save_all=frames > 1, **options)
+    return output.getvalue()
 
 
 def _find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
@@ -419,8 +539,7 @@ def read_package(data: bytes) -> tuple[Any, dict[str, bytes], list[Problem]]:
     problems: list[Problem] = []
     if len(entries) > MAX_ENTRIES:
         return None, {}, [Problem("package", _("Too many files in the package."))]
-    if sum(e.file_size for e in entries) > MAX_UNPACKED_BYTES:
-        return None, {}, [Problem("package", _("The package unpacks to too much data."))]
+    unpacked = 0  # real bytes, over every member read so far
     manifest_data = None
     assets: dict[str, bytes] = {}
     for entry in entries:
@@ -428,41 +547,166 @@ def read_package(data: bytes) -> tuple[Any, dict[str, bytes], list[Problem]]:
         if entry.is_dir():
             continue
         if name == MANIFEST:
-            if entry.file_size > MAX_MANIFEST_BYTES:
-                problems.append(Problem(MANIFEST, _("The manifest is too large.")))
-                continue
-            manifest_data = archive.read(entry)
+            limit, too_large = MAX_MANIFEST_BYTES, _("The manifest is too large.")
         elif name.startswith("assets/") and ASSET_NAME.match(name[len("assets/") :]):
-            if entry.file_size > MAX_ASSET_BYTES:
-                problems.append(Problem(name, _("The file is too large.")))
-                continue
-            assets[name[len("assets/") :]] = archive.read(entry)
+            limit, too_large = MAX_ASSET_BYTES, _("The file is too large.")
         else:
             problems.append(Problem(name, _("Unexpected file in the package.")))
+            continue
+        budget = MAX_UNPACKED_BYTES - unpacked
+        try:
+            content, size = _read_member(archive, entry, limit=min(limit, budget))
+        except _UNREADABLE_MEMBER:
+            problems.append(
+                Problem(
+                    name,
+                    _(
+                        "This file cannot be unpacked: it is damaged, encrypted or "
+                        "compressed with an unsupported method."
+                    ),
+                )
+            )
+            continue
+        unpacked += size
+        if content is None and size > budget:
+            return None, {}, [Problem("package", _("The package unpacks to too much data."))]
+        if content is None:
+            problems.append(Problem(name, too_large))
+        elif name == MANIFEST:
+            manifest_data = content
+        else:
+            assets[name[len("assets/") :]] = content
     if manifest_data is None:
-        problems.append(Problem(MANIFEST, _("Missing.")))
+        if not any(p.location == MANIFEST for p in problems):
+            problems.append(Problem(MANIFEST, _("Missing.")))
         return None, assets, problems
     try:
-        manifest = yaml.safe_load(manifest_data.decode("utf-8"))
+        text = manifest_data.decode("utf-8")
+        manifest = _manifest_load(text)
+    except _ManifestTooLarge as exc:
+        problems.append(Problem(f"{MANIFEST}: line {exc.line}", exc.message))
+        return None, assets, problems
     except (UnicodeDecodeError, yaml.YAMLError) as exc:
         where = getattr(exc, "problem_mark", None)
-        location = f"{MANIFEST}: line {where.line + 1}" if where else MANIFEST
+        if where:
+            # libyaml reports the end of a text without a final line break on a line after.
+            line = min(where.line + 1, len(text.splitlines()) or 1)
+            location = f"{MANIFEST}: line {line}"
+        else:
+            location = MANIFEST
         problems.append(Problem(location, _("Not valid YAML in UTF-8.")))
         return None, assets, problems
     return manifest, assets, problems
 
 
-def manifest_problems(manifest: Any, assets: Mapping[str, bytes]) -> list[Problem]:
-    """Every problem of a parsed manifest and its asset files; empty when valid."""
+# zipfile's errors for a member it cannot give back as it was stored: a bad CRC (which is
+# also what a member whose real size differs from the declared one gets), a corrupt
+# stream, encryption, a compression method other than stored or deflated.
+_UNREADABLE_MEMBER = (
+    zipfile.BadZipFile,
+    zlib.error,
+    EOFError,
+    RuntimeError,
+    NotImplementedError,
+    ValueError,
+)
+
+
+def _read_member(
+    archive: zipfile.ZipFile, entry: zipfile.ZipInfo, *, limit: int
+) -> tuple[bytes | None, int]:
+    """(content, bytes read) of one member, read in chunks and counted as they come: the
+    sizes a zip declares are not trusted. Content is None as soon as there are more than
+    `limit` bytes. Only stored and deflated members: bzip2 and LZMA would decompress a
+    whole chunk at once, however large it expands."""
+    if entry.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        raise NotImplementedError(entry.compress_type)
+    chunks: list[bytes] = []
+    size = 0
+    with archive.open(entry) as member:
+        while chunk := member.read(_READ_CHUNK_BYTES):
+            size += len(chunk)
+            if size > limit:
+                return None, size
+            chunks.append(chunk)
+    return b"".join(chunks), size
+
+
+class _ManifestTooLarge(Exception):
+    def __init__(self, message: str, line: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+
+
+def _manifest_load(text: str) -> Any:
+    """Parse the manifest, refusing first (_ManifestTooLarge) one that would construct
+    more than MAX_MANIFEST_NODES values with every alias expanded, or nest deeper than
+    MAX_MANIFEST_DEPTH. The count runs on the parser's events, stopping at the limit,
+    before anything is constructed."""
+    expanded = 0  # nodes so far, each alias counted as the nodes it stands for
+    anchored: dict[str, int] = {}  # anchor → nodes it stands for
+    open_collections: list[tuple[str | None, int]] = []  # (anchor, `expanded` at start)
+    for event in yaml.parse(text, Loader=_YAML_LOADER):
+        if isinstance(event, yaml.AliasEvent):
+            if event.anchor not in anchored:  # the loader calls this invalid YAML
+                raise yaml.composer.ComposerError(
+                    None, None, "undefined or recursive alias", event.start_mark
+                )
+            expanded += anchored[event.anchor]
+        elif isinstance(event, yaml.ScalarEvent):
+            expanded += 1
+            if event.anchor is not None:
+                anchored[event.anchor] = 1
+        elif isinstance(event, yaml.CollectionStartEvent):
+            open_collections.append((event.anchor, expanded))
+            expanded += 1
+            if len(open_collections) > MAX_MANIFEST_DEPTH:
+                raise _ManifestTooLarge(
+                    _("Nested more than %(max)d levels deep.") % {"max": MAX_MANIFEST_DEPTH},
+                    event.start_mark.line + 1,
+                )
+        elif isinstance(event, yaml.CollectionEndEvent):
+            anchor, start = open_collections.pop()
+            if anchor is not None:
+                anchored[anchor] = expanded - start
+        if expanded > MAX_MANIFEST_NODES:
+            raise _ManifestTooLarge(
+                _(
+                    "The manifest expands to more than %(max)d values (an alias counts "
+                    "each time it is used)."
+                )
+                % {"max": MAX_MANIFEST_NODES},
+                event.start_mark.line + 1,
+            )
+    loader = _YAML_LOADER(text)  # what yaml.safe_load does, with libyaml when there
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
+
+
+def manifest_check(
+    manifest: Any, assets: Mapping[str, bytes]
+) -> tuple[dict[str, bytes], list[Problem]]:
+    """(the listed images re-encoded without metadata, every problem) of a parsed
+    manifest and its asset files; no problems when it is valid."""
     checker = _Checker(assets)
     checker.check(manifest)
-    return checker.problems
+    return checker.images, checker.problems
+
+
+def manifest_problems(manifest: Any, assets: Mapping[str, bytes]) -> list[Problem]:
+    """Every problem of a parsed manifest and its asset files; empty when valid."""
+    return manifest_check(manifest, assets)[1]
 
 
 def package_problems(data: bytes) -> tuple[Any, dict[str, bytes], list[Problem]]:
+    """(manifest, images fit to store, problems) of package bytes."""
     manifest, assets, problems = read_package(data)
     if manifest is not None:
-        problems += manifest_problems(manifest, assets)
+        assets, manifest_problems_ = manifest_check(manifest, assets)
+        problems += manifest_problems_
     return manifest, assets, problems
 
 
@@ -492,7 +736,8 @@ def course_create_from_manifest(
     manifest: dict[str, Any],
     assets: Mapping[str, bytes],
 ) -> Course:
-    """Write a manifest that manifest_problems() found valid as a new course of `school`."""
+    """Write a manifest that manifest_check() found valid as a new course of `school`;
+    `assets` are the images manifest_check() gave back (re-encoded, without metadata)."""
     info = manifest["course"]
     source = info["source_language"]
     course = Course(school=school, source_language=source, created_by=author)

@@ -153,12 +153,23 @@ def test_join_full_class_is_refused():
     _assert_join_refused(StudentFactory(), classroom.join_code, "full")
 
 
-def test_join_class_of_another_school_is_refused():
+NO_SUCH_CLASS = "No class has this code. Check it and try again."
+
+
+@pytest.mark.parametrize("expired", [False, True])
+def test_class_of_another_school_answers_like_a_code_nobody_has(expired):
+    # given: a student of one school, and another school's class (its code still valid,
+    # or expired)
     home = ClassroomFactory()
     student = StudentFactory()
     enroll(home, student)
-    foreign = ClassroomFactory()
-    _assert_join_refused(student, foreign.join_code, "another school")
+    expires = timezone.now() + (timedelta(days=-1) if expired else timedelta(days=1))
+    foreign = ClassroomFactory(join_code_expires_at=expires)
+    # when / then: the same message as for a code no class has
+    with pytest.raises(ApplicationError) as unknown:
+        services.classroom_join(student=student, code="WRONG123")
+    _assert_join_refused(student, foreign.join_code, NO_SUCH_CLASS)
+    assert unknown.value.message == NO_SUCH_CLASS
 
 
 def test_join_twice_is_refused():

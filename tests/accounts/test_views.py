@@ -1,4 +1,5 @@
 import pytest
+from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
 
@@ -153,19 +154,108 @@ def test_post_without_csrf_token_is_rejected():
     assert not Classroom.objects.exists()
 
 
-def test_login_is_rate_limited(client, settings):
-    settings.RATE_LIMIT_AUTH_ATTEMPTS = 3
+def test_login_is_rate_limited_per_account_with_retry_after(client, settings):
+    settings.RATE_LIMIT_ACCOUNT_ATTEMPTS = 3
     teacher = TeacherFactory()
     url = reverse("accounts:login")
     statuses = [
         client.post(url, {"email": teacher.email, "password": "wrong"}).status_code
         for _ in range(4)
     ]
-    blocked = client.post(url, {"email": teacher.email, "password": PASSWORD})
+    blocked = client.post(url, {"email": teacher.email.upper(), "password": PASSWORD})
 
     assert statuses == [400, 400, 400, 429]
     assert blocked.status_code == 429
+    assert 0 < int(blocked["Retry-After"]) <= settings.RATE_LIMIT_WINDOW_SECONDS
     assert "_auth_user_id" not in client.session
+
+
+def test_one_locked_account_leaves_its_school_behind_the_same_address_alone(client, settings):
+    # given: a school behind one address (NAT); one account is locked out by guesses
+    settings.RATE_LIMIT_ACCOUNT_ATTEMPTS = 3
+    settings.RATE_LIMIT_ADDRESS_ATTEMPTS = 10
+    url = reverse("accounts:login")
+    guessed, classmate = StudentFactory(), StudentFactory()
+    for _ in range(4):
+        client.post(url, {"email": guessed.email, "password": "wrong"})
+    # when: a classmate logs in from the same address
+    response = client.post(url, {"email": classmate.email, "password": PASSWORD})
+    # then
+    assert response.status_code == 302
+    assert client.session["_auth_user_id"] == str(classmate.pk)
+
+
+def test_address_limit_stops_guessing_across_many_accounts(client, settings):
+    settings.RATE_LIMIT_ACCOUNT_ATTEMPTS = 3
+    settings.RATE_LIMIT_ADDRESS_ATTEMPTS = 5
+    url = reverse("accounts:login")
+    students = StudentFactory.create_batch(6)
+
+    statuses = [
+        client.post(url, {"email": s.email, "password": "wrong"}).status_code for s in students
+    ]
+
+    assert statuses == [400, 400, 400, 400, 400, 429]
+    assert "Retry-After" in client.post(url, {"email": "x@example.org", "password": "x"})
+
+
+def test_successful_logins_do_not_use_up_the_address_limit(client, settings):
+    settings.RATE_LIMIT_ADDRESS_ATTEMPTS = 3
+    url = reverse("accounts:login")
+
+    statuses = []
+    for student in StudentFactory.create_batch(5):
+        statuses.append(
+            client.post(url, {"email": student.email, "password": PASSWORD}).status_code
+        )
+        client.logout()
+
+    assert statuses == [302] * 5
+
+
+def test_class_join_is_rate_limited_per_student_with_retry_after(client, settings):
+    settings.RATE_LIMIT_ACCOUNT_ATTEMPTS = 2
+    client.force_login(StudentFactory())
+    url = reverse("accounts:classroom_join")
+
+    responses = [client.post(url, {"code": f"WRONG{n:03d}"}) for n in range(3)]
+
+    assert [r.status_code for r in responses] == [400, 400, 429]
+    assert int(responses[-1]["Retry-After"]) > 0
+    assert not Membership.objects.exists()
+
+
+def test_admin_login_is_the_rate_limited_app_login(client, settings):
+    # given: a site superuser, and the admin's own login form
+    settings.RATE_LIMIT_ACCOUNT_ATTEMPTS = 2
+    admin = User.objects.create_superuser(
+        username="root@example.org", email="root@example.org", password=PASSWORD
+    )
+    admin_login = reverse("admin:login")
+    # when: credentials are posted to the admin's login page
+    posted = client.post(admin_login, {"username": admin.email, "password": PASSWORD})
+    # then: it logs nobody in; it sends to the app's login page, which comes back here
+    assert posted.status_code == 302
+    assert "_auth_user_id" not in client.session
+    page = client.get(admin_login)
+    login_url = f"{reverse('accounts:login')}?next=%2Fadmin%2F"
+    assert page["Location"] == login_url
+    for _ in range(2):
+        client.post(login_url, {"email": admin.email, "password": "wrong"})
+    assert client.post(login_url, {"email": admin.email, "password": PASSWORD}).status_code == 429
+    cache.clear()
+    response = client.post(login_url, {"email": admin.email, "password": PASSWORD})
+    assert response["Location"] == "/admin/"
+    assert client.get("/admin/").status_code == 200
+
+
+def test_login_does_not_redirect_to_another_site(client):
+    student = StudentFactory()
+    url = f"{reverse('accounts:login')}?next=https://evil.example/"
+
+    response = client.post(url, {"email": student.email, "password": PASSWORD})
+
+    assert response["Location"] == reverse("accounts:dashboard")
 
 
 def test_login_with_email_any_case_and_language_from_profile(client):
