@@ -48,7 +48,7 @@ from common.errors import ApplicationError
 from common.inference import inference_client
 from common.ratelimit import ratelimit_hit
 from inference.errors import InferenceError
-from tutor import conversation
+from tutor import conversation, safety
 from tutor.models import Turn
 
 logger = logging.getLogger(__name__)
@@ -65,6 +65,12 @@ class TutorConsumer(AuthenticatedJsonConsumer):
             return False
         self.generation: asyncio.Task | None = None
         return True
+
+    async def receive_json(self, content, **kwargs) -> None:
+        # Messages and turn notices in the learner's language (the activation follows
+        # into database_sync_to_async threads).
+        with translation.override(self.chat.language):
+            await super().receive_json(content, **kwargs)
 
     async def disconnect(self, code) -> None:
         # Closing the tab cancels generation; the reply is saved as cut off.
@@ -110,12 +116,16 @@ class TutorConsumer(AuthenticatedJsonConsumer):
         except ApplicationError as exc:
             await self._error(exc.message)
             return
-        turn = await database_sync_to_async(conversation.student_say)(
+        turn, screening = await database_sync_to_async(conversation.student_say)(
             chat=self.chat, text=text.strip()
         )
         await self.send_json(
             {"type": "turn.saved", "turn": turn, "client_id": content.get("client_id")}
         )
+        if safety.SELF_HARM in screening.categories:
+            reply = await database_sync_to_async(conversation.safety_reply)(chat=self.chat)
+            await self.send_json({"type": "reply.done", "turn": reply})
+            return
         self.generation = asyncio.create_task(self._reply())
 
     async def client_message_retry(self, content: dict) -> None:

@@ -18,7 +18,7 @@ from courses.selectors import asset_base
 from learning import selectors as learning_selectors
 from learning import services as learning_services
 from learning.models import Presentation
-from tutor import services
+from tutor import safety, services
 from tutor.models import Turn, TutorSession
 from tutor.prompt import TutorContext, build_context
 from tutor.tools import check_proposals
@@ -58,7 +58,7 @@ def chat_open(*, learner: User, lesson_id: int) -> Chat:
 
 
 def turn_dict(turn: Turn, course_id: int) -> dict[str, Any]:
-    return {
+    frame = {
         "seq": turn.seq,
         "role": turn.role,
         "text": turn.text,
@@ -66,6 +66,12 @@ def turn_dict(turn: Turn, course_id: int) -> dict[str, Any]:
         "status": turn.status,
         "mode": turn.mode,
     }
+    if safety.PERSONAL_DATA in turn.flags:
+        frame["notice"] = _(
+            "We hid personal details (like a phone number, e-mail or address) from this "
+            "message. Never share them in the chat."
+        )
+    return frame
 
 
 def turns_for_client(*, chat: Chat, after: int) -> list[dict[str, Any]]:
@@ -82,9 +88,35 @@ def _open_presentation(chat: Chat) -> Presentation | None:
     )
 
 
-def student_say(*, chat: Chat, text: str) -> dict[str, Any]:
+def student_say(*, chat: Chat, text: str) -> tuple[dict[str, Any], safety.Screening]:
+    """Screen and save the student's message: personal data masked before it is stored
+    or shown to the model, the conversation flagged for the teacher when screening
+    found anything (tutor.safety)."""
+    screening = safety.screen(text)
     turn = services.turn_student_add(
-        session=chat.session, text=text, presentation=_open_presentation(chat)
+        session=chat.session,
+        text=screening.masked,
+        presentation=_open_presentation(chat),
+        flags=screening.categories,
+    )
+    return turn_dict(turn, chat.lesson.unit.course_id), screening
+
+
+def safety_reply(*, chat: Chat) -> dict[str, Any]:
+    """The tutor's answer to a student who spoke of hurting themselves: not the model's,
+    a fixed message pointing to people who can help (the teacher has been alerted)."""
+    with translation.override(chat.language):
+        text = _(
+            "I'm really sorry you're feeling this way. You don't have to deal with it "
+            "alone: please talk to a teacher, a parent or another adult you trust, today. "
+            "If you are in danger right now, call your local emergency number. "
+            "Your teacher has been told so they can help."
+        )
+    turn = services.turn_tutor_add(
+        session=chat.session,
+        text=text,
+        presentation=_open_presentation(chat),
+        notes={"safety": safety.SELF_HARM},
     )
     return turn_dict(turn, chat.lesson.unit.course_id)
 

@@ -22,11 +22,18 @@ class TutorSession(models.Model):
     lesson = models.ForeignKey(Lesson, on_delete=models.CASCADE, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Set when screening (tutor.safety) or a teacher flags the conversation; cleared
+    # when a teacher has reviewed it. `flags`: the reasons, in the order they came.
+    flagged_at = models.DateTimeField(null=True, blank=True)
+    flags = models.JSONField(default=list, blank=True)
+    # When the teachers were last e-mailed about a flag (tutor.notifications).
+    alerted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["learner", "lesson"], name="tutor_session_unique")
         ]
+        indexes = [models.Index(fields=["flagged_at"], name="tutor_session_flagged")]
 
     def __str__(self) -> str:
         return f"tutor session {self.id} of {self.learner_id} on lesson {self.lesson_id}"
@@ -57,6 +64,8 @@ class Turn(models.Model):
     mode = models.CharField(max_length=10, default="reading")  # reading | exercise
     # Guard and tool notes for teachers and evaluation: what leaked, the checker verdict.
     notes = models.JSONField(default=dict, blank=True)
+    # Safety screening categories (tutor.safety) this turn fell under.
+    flags = models.JSONField(default=list, blank=True)
     error = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -69,3 +78,26 @@ class Turn(models.Model):
 
     def __str__(self) -> str:
         return f"turn {self.seq} of session {self.session_id} ({self.role})"
+
+
+class TranscriptNote(models.Model):
+    """A teacher's comment on a conversation (or on one turn of it), or a record of a
+    flag set or cleared by a teacher."""
+
+    class Kind(models.TextChoices):
+        COMMENT = "comment", _("Comment")
+        FLAGGED = "flagged", _("Flagged")
+        CLEARED = "cleared", _("Flag cleared")
+
+    session = models.ForeignKey(TutorSession, on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    turn_seq = models.PositiveIntegerField(null=True, blank=True)
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.COMMENT)
+    text = models.TextField(blank=True, max_length=2000)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["session", "created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} note on session {self.session_id}"

@@ -12,6 +12,7 @@ interface TurnFrame {
   html: string;
   status: string;
   mode: string;
+  notice?: string;
 }
 
 type Frame =
@@ -74,6 +75,12 @@ function wireTutor(pane: HTMLElement): void {
       const note = document.createElement("p");
       note.className = "turn-note";
       note.textContent = text("cutOff");
+      body.append(note);
+    }
+    if (turn.notice) {
+      const note = document.createElement("p");
+      note.className = "turn-note";
+      note.textContent = turn.notice;
       body.append(note);
     }
     lastSeq = Math.max(lastSeq, turn.seq);

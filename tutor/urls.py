@@ -1,0 +1,23 @@
+from django.urls import path
+
+from tutor import views
+
+app_name = "tutor"
+
+urlpatterns = [
+    path(
+        "classes/<int:classroom_id>/conversations/",
+        views.classroom_transcripts,
+        name="transcripts",
+    ),
+    path(
+        "classes/<int:classroom_id>/conversations/<int:session_id>/",
+        views.transcript,
+        name="transcript",
+    ),
+    path(
+        "classes/<int:classroom_id>/conversations/<int:session_id>/action/",
+        views.transcript_action,
+        name="transcript_action",
+    ),
+]

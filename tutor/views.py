@@ -1,0 +1,98 @@
+"""Teachers' oversight of tutor conversations: the class's transcripts with filters, one
+transcript with its flags and comments. Students chat over the socket
+(tutor.consumers); these pages are for the staff of the class's school only."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts.selectors import classroom_get_for_manager, classroom_students
+from common.errors import ApplicationError
+from courses.rendering import render_markdown
+from courses.selectors import asset_base
+from tutor import selectors, services
+from tutor.selectors import TranscriptFilter
+
+PAGE_SIZE = 50
+
+
+def _int_or_none(value: str | None) -> int | None:
+    try:
+        return int(value) if value else None
+    except ValueError:
+        return None
+
+
+@login_required
+@require_GET
+def classroom_transcripts(request: HttpRequest, classroom_id: int) -> HttpResponse:
+    classroom = classroom_get_for_manager(user=request.user, classroom_id=classroom_id)
+    filters = TranscriptFilter(
+        flagged=request.GET.get("flagged") == "1",
+        student_id=_int_or_none(request.GET.get("student")),
+        exercise_id=_int_or_none(request.GET.get("exercise")),
+    )
+    sessions = selectors.classroom_sessions(classroom=classroom, filters=filters)
+    context = {
+        "classroom": classroom,
+        "filters": filters,
+        "sessions": sessions[:PAGE_SIZE],
+        "total": sessions.count(),
+        "students": classroom_students(classroom=classroom),
+        "exercises": selectors.classroom_exercises_discussed(classroom=classroom),
+    }
+    return render(request, "tutor/transcripts.html", context)
+
+
+@login_required
+@require_GET
+def transcript(request: HttpRequest, classroom_id: int, session_id: int) -> HttpResponse:
+    session = selectors.session_get_for_teacher(
+        user=request.user, classroom_id=classroom_id, session_id=session_id
+    )
+    base = asset_base(session.course_id)
+    turns = [
+        {"turn": turn, "html": render_markdown(turn.text, asset_base=base)}
+        for turn in selectors.session_transcript(session=session)
+    ]
+    notes = session.notes.select_related("author")
+    context = {
+        "classroom_id": classroom_id,
+        "session": session,
+        "turns": turns,
+        "notes": notes,
+    }
+    return render(request, "tutor/transcript.html", context)
+
+
+@login_required
+@require_POST
+def transcript_action(request: HttpRequest, classroom_id: int, session_id: int) -> HttpResponse:
+    """Flag, clear the flag, or comment."""
+    session = selectors.session_get_for_teacher(
+        user=request.user, classroom_id=classroom_id, session_id=session_id
+    )
+    action = request.POST.get("action", "")
+    try:
+        if action == "flag":
+            services.session_flag(session=session, reasons=["teacher"], by=request.user)
+            messages.success(request, _("Conversation flagged."))
+        elif action == "clear":
+            services.session_unflag(session=session, by=request.user)
+            messages.success(request, _("Flag cleared."))
+        elif action == "comment":
+            services.note_add(
+                session=session,
+                author=request.user,
+                text=request.POST.get("text", ""),
+                turn_seq=_int_or_none(request.POST.get("turn")),
+            )
+            messages.success(request, _("Comment saved."))
+        else:
+            messages.error(request, _("Unknown action."))
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    return redirect("tutor:transcript", classroom_id=classroom_id, session_id=session.id)
