@@ -330,8 +330,12 @@ class Harness:
             return tokens
 
         figures: dict[str, list[float]] = {"direct": [], "http": []}
+        key = self.settings.api_key
         async with httpx.AsyncClient(
-            base_url=f"http://127.0.0.1:{port}", timeout=120, limits=httpx.Limits(max_connections=n)
+            base_url=f"http://127.0.0.1:{port}",
+            timeout=120,
+            limits=httpx.Limits(max_connections=n),
+            headers={"Authorization": f"Bearer {key}"} if key else None,
         ) as client:
             for _ in range(self.args.overhead_rounds):
                 for mode in ("direct", "http"):

@@ -12,5 +12,7 @@ from inference.client import InferenceClient
 def inference_client(*, timeout_s: float | None = None) -> InferenceClient:
     """A client for settings.INFERENCE_URLS; use as `async with inference_client() as c:`."""
     return InferenceClient(
-        settings.INFERENCE_URLS, timeout_s=timeout_s or settings.INFERENCE_TIMEOUT_SECONDS
+        settings.INFERENCE_URLS,
+        api_key=settings.INFERENCE_API_KEY or None,
+        timeout_s=timeout_s or settings.INFERENCE_TIMEOUT_SECONDS,
     )

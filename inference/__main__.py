@@ -18,9 +18,13 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("prepare-model", help="convert the packaged default model, then exit")
     args = parser.parse_args(argv)
 
-    from inference.config import Settings
+    from inference.config import ConfigError, Settings
 
-    settings = Settings.from_env()
+    try:
+        settings = Settings.from_env()
+    except ConfigError as exc:  # refuse to start, with the reason and no traceback
+        print(f"python -m inference: configuration error: {exc}", file=sys.stderr)
+        return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     if args.command == "prepare-model":
         from inference.model_store import resolve_model

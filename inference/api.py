@@ -7,51 +7,124 @@ Routes: POST /v1/chat/completions (streaming SSE or not), GET /v1/models, GET /h
 Each request's generation runs in its own producer task that feeds a queue; the HTTP side
 reads that queue, coalesces deltas into small time windows, and cancels the producer when
 the client disconnects (which aborts the engine request). Errors that happen before the
-first token get a real HTTP status (400/429/503/504), so streaming callers can tell a full
-queue from a failure without parsing a stream.
+first token get a real HTTP status (400/401/413/429/503/504), so streaming callers can
+tell a full queue from a failure without parsing a stream.
+
+Untrusted input: with INFERENCE_API_KEY set, every route but /health needs
+`Authorization: Bearer <key>` (checked before the body is read). The body is read chunk
+by chunk and refused (413) past a limit derived from the context length; its JSON depth
+is checked before parsing; parsing, validation (image decoding) and prompt
+rendering/tokenising run in thread pools, never on the event loop that carries every
+other stream.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
+import hmac
 import logging
 import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from inference.config import Settings
-from inference.engine import Delta, Worker
-from inference.errors import BadRequest, InferenceBusy, InferenceError, InferenceUnavailable
+from inference.errors import (
+    InferenceBusy,
+    InferenceError,
+    InferenceUnavailable,
+    PayloadTooLarge,
+    Unauthorized,
+)
 from inference.protocol import (
+    Delta,
     Limits,
     chunk_body,
     completion_body,
     error_body,
-    parse_chat_request,
+    parse_chat_body,
     sse,
     usage_body,
 )
 
+if TYPE_CHECKING:  # importing the engine module imports vLLM; the app itself does not need it
+    from inference.engine import Worker
+
 logger = logging.getLogger(__name__)
 
 _END = object()
-_MAX_BODY_BYTES = 64 * 1024 * 1024
 
 
-def error_response(exc: InferenceError) -> JSONResponse:
+def error_response(exc: InferenceError, *, close: bool = False) -> JSONResponse:
+    """The JSON error for `exc`. `close`: the request body was not read to its end, so
+    end the connection instead of letting the server drain whatever the client still
+    sends."""
     headers = {}
     if isinstance(exc, InferenceBusy):
         headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
+    if isinstance(exc, Unauthorized):
+        headers["WWW-Authenticate"] = "Bearer"
+    if close:
+        headers["Connection"] = "close"
     return JSONResponse(error_body(exc.message, exc.code, exc.status), exc.status, headers)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, read chunk by chunk. Raises PayloadTooLarge as soon as it
+    exceeds `limit` bytes, without keeping more: a Content-Length over the limit is
+    refused before reading anything, and a smaller (or absent, chunked) one is not
+    trusted, the bytes are counted."""
+    declared = request.headers.get("content-length")
+    too_large = f"request body is larger than {limit} bytes"
+    with contextlib.suppress(ValueError):  # a malformed header: count the bytes instead
+        if declared is not None and int(declared) > limit:
+            raise PayloadTooLarge(too_large)
+    chunks: list[bytes] = []
+    size = 0
+    async with contextlib.aclosing(request.stream()) as stream:
+        async for chunk in stream:
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLarge(too_large)
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+# A request refused before its body was read (401, 413, 503) is answered with
+# "Connection: close". Closing a socket that still holds unread data makes the kernel
+# reset the connection, and the client may then lose the answer; so first the rest of
+# the body is read and dropped (never kept), up to these caps, as web servers' "lingering
+# close" does. A client still sending past them gets the reset.
+_DRAIN_MAX_BYTES = 64 * 1024 * 1024
+_DRAIN_MAX_S = 2.0
+
+
+async def refuse(request: Request, exc: InferenceError) -> JSONResponse:
+    """Answer `exc` and close the connection, after dropping the unread rest of the body
+    (within the caps above). Precondition: the body may be partly read, not kept."""
+    try:
+        declared = int(request.headers.get("content-length", "0"))
+    except ValueError:
+        declared = 0
+    if declared > _DRAIN_MAX_BYTES:
+        return error_response(exc, close=True)  # too large to be worth draining
+    dropped = 0
+    # RuntimeError: Starlette's "Stream consumed", the body had already been read to its end.
+    with contextlib.suppress(TimeoutError, ClientDisconnect, RuntimeError):
+        async with asyncio.timeout(_DRAIN_MAX_S), contextlib.aclosing(request.stream()) as rest:
+            async for chunk in rest:
+                dropped += len(chunk)
+                if dropped > _DRAIN_MAX_BYTES:
+                    break
+    return error_response(exc, close=True)
 
 
 class _Generation:
@@ -152,16 +225,20 @@ def create_app(
     worker_factory: Callable[[Settings], Awaitable[Worker]] | None = None,
 ) -> Starlette:
     """Build the ASGI app. The worker starts in the background at startup so /health
-    answers while the engine loads; /ready and generation answer 503 until it is up."""
-    factory = worker_factory or Worker.start
-    state: dict[str, Any] = {"worker": None, "error": None}
-    limits = Limits(
-        max_tokens_limit=settings.max_tokens_limit,
-        default_max_tokens=settings.default_max_tokens,
-        max_images=settings.max_images_per_request,
-        max_image_bytes=settings.max_image_bytes,
-    )
+    answers while the engine loads; /ready and generation answer 503 until it is up.
+
+    `worker_factory` (default `Worker.start`) returns the started worker; the benchmark
+    passes its own, tests of the HTTP layer pass a stand-in.
+    """
+    state: dict[str, Any] = {"worker": None, "error": None, "limits": None}
     window_s = settings.coalesce_ms / 1000.0
+    api_key = settings.api_key.encode()
+    # Parsing and validation (JSON, then image decoding): a few threads so one large
+    # multimodal body does not hold up the others. Rendering and tokenising prompts: one
+    # thread, like vLLM's own front end (a Hugging Face tokenizer is not safe to
+    # reconfigure while another thread encodes).
+    parse_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="inference-parse")
+    prepare_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inference-prepare")
 
     def worker_or_503() -> Worker:
         worker: Worker | None = state["worker"]
@@ -170,23 +247,52 @@ def create_app(
             raise InferenceUnavailable(str(reason))
         return worker
 
+    def limits_for(worker: Worker) -> Limits:
+        """Validation limits for the loaded model (images only on a multimodal one)."""
+        if state["limits"] is None:
+            state["limits"] = Limits(
+                max_tokens_limit=settings.max_tokens_limit,
+                default_max_tokens=settings.default_max_tokens,
+                max_images=settings.max_images_per_request,
+                max_image_bytes=settings.max_image_bytes,
+                max_image_pixels=settings.max_image_pixels,
+                class_max_tokens=settings.class_max_tokens,
+                accepts_images=worker.multimodal,
+                max_model_len=worker.max_model_len,
+            )
+        return state["limits"]
+
+    def authorized(request: Request) -> bool:
+        if not api_key:  # loopback only (config.Settings enforces it): callers are trusted
+            return True
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        return scheme.lower() == "bearer" and hmac.compare_digest(token.strip().encode(), api_key)
+
+    def guarded(
+        handler: Callable[[Request], Awaitable[Response]],
+    ) -> Callable[[Request], Awaitable[Response]]:
+        """`handler`, answered with 401 (before anything else) when the key is missing."""
+
+        async def route(request: Request) -> Response:
+            if not authorized(request):
+                return await refuse(
+                    request, Unauthorized("missing or wrong API key (Authorization: Bearer <key>)")
+                )
+            return await handler(request)
+
+        return route
+
     async def chat_completions(request: Request) -> Response:
+        body_read = False
         try:
             worker = worker_or_503()
-            raw = await request.body()
-            if len(raw) > _MAX_BODY_BYTES:
-                raise BadRequest("request body too large")
-            try:
-                body = json.loads(raw)
-            except (ValueError, UnicodeDecodeError):
-                raise BadRequest("request body is not valid JSON") from None
-            if b'"image_url"' in raw:
-                # Decoding and checking images can take a while: keep the loop (and every
-                # other stream) running meanwhile.
-                chat = await asyncio.to_thread(parse_chat_request, body, limits)
-            else:
-                chat = parse_chat_request(body, limits)
-            prepared = worker.prepare(chat)
+            limits = limits_for(worker)
+            raw = await read_body(request, limits.max_body_bytes)
+            body_read = True
+            loop = asyncio.get_running_loop()
+            chat = await loop.run_in_executor(parse_pool, parse_chat_body, raw, limits)
+            del raw  # the body may be tens of MB (images); the request outlives it
+            prepared = await loop.run_in_executor(prepare_pool, worker.prepare, chat)
             gen = _Generation(worker.generate(prepared))
             try:
                 first = await _until_disconnect(request, gen.get())
@@ -194,8 +300,8 @@ def create_app(
                 gen.cancel()
                 raise
         except InferenceError as exc:
-            return error_response(exc)
-        except ConnectionAbortedError:
+            return error_response(exc) if body_read else await refuse(request, exc)
+        except (ConnectionAbortedError, ClientDisconnect):
             return Response(status_code=499)
 
         model = worker.model_name
@@ -301,7 +407,12 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async def boot() -> None:
             try:
-                state["worker"] = await factory(settings)
+                if worker_factory is None:
+                    from inference.engine import Worker  # imports vLLM
+
+                    state["worker"] = await Worker.start(settings)
+                else:
+                    state["worker"] = await worker_factory(settings)
                 logger.info("inference worker ready on %s:%s", settings.host, settings.port)
             except Exception as exc:
                 logger.exception("engine failed to start")
@@ -314,15 +425,20 @@ def create_app(
             task.cancel()
             with contextlib.suppress(BaseException):
                 await task
+            parse_pool.shutdown(wait=False, cancel_futures=True)
+            prepare_pool.shutdown(wait=False, cancel_futures=True)
             if state["worker"] is not None:
                 state["worker"].shutdown()
 
+    # /health stays open (container health checks send no key; it reveals nothing and
+    # costs nothing). /ready runs a generation and /metrics and /v1/load describe the
+    # traffic: with a key configured they need it like the API does.
     routes = [
-        Route("/v1/chat/completions", chat_completions, methods=["POST"]),
-        Route("/v1/models", models, methods=["GET"]),
-        Route("/v1/load", load, methods=["GET"]),
+        Route("/v1/chat/completions", guarded(chat_completions), methods=["POST"]),
+        Route("/v1/models", guarded(models), methods=["GET"]),
+        Route("/v1/load", guarded(load), methods=["GET"]),
         Route("/health", health, methods=["GET"]),
-        Route("/ready", ready, methods=["GET"]),
-        Route("/metrics", metrics, methods=["GET"]),
+        Route("/ready", guarded(ready), methods=["GET"]),
+        Route("/metrics", guarded(metrics), methods=["GET"]),
     ]
     return Starlette(routes=routes, lifespan=lifespan)

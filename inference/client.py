@@ -3,7 +3,7 @@
 This is the one door from the Django side to the model. It imports neither vllm nor
 torch (only httpx and the shared error types), so web processes stay light.
 
-    client = InferenceClient(["http://gpu-1:8100", "http://gpu-2:8100"])
+    client = InferenceClient(["http://gpu-1:8100", "http://gpu-2:8100"], api_key=KEY)
     async with client.stream_chat(messages, session="s-42", tenant="school-7") as stream:
         async for text in stream:
             ...                      # coalesced text deltas
@@ -36,6 +36,8 @@ from inference.errors import (
     InferenceBusy,
     InferenceError,
     InferenceUnavailable,
+    PayloadTooLarge,
+    Unauthorized,
 )
 
 __all__ = [
@@ -47,6 +49,8 @@ __all__ = [
     "InferenceClient",
     "InferenceError",
     "InferenceUnavailable",
+    "PayloadTooLarge",
+    "Unauthorized",
     "WorkerRouter",
     "build_messages",
 ]
@@ -143,6 +147,8 @@ def _error_from_response(status: int, body: bytes, headers: httpx.Headers) -> In
     if cls is None or cls is InferenceBusy:
         if status == 503:
             cls = InferenceUnavailable
+        elif status in (401, 413):  # e.g. from a proxy in front of the worker
+            cls = Unauthorized if status == 401 else PayloadTooLarge
         elif 400 <= status < 500:
             cls = BadRequest
         else:
@@ -222,18 +228,24 @@ class ChatStream:
 class InferenceClient:
     """Talks to one or several workers. Timeouts: `connect_timeout_s` is short so a dead
     worker fails over quickly; `timeout_s` bounds the wait for each piece of a response
-    (the first token may queue behind others, up to the request's deadline)."""
+    (the first token may queue behind others, up to the request's deadline).
+
+    `api_key`: the workers' INFERENCE_API_KEY, sent as a bearer token on every request
+    (all workers share it). Without it, a worker that has a key answers 401
+    (`Unauthorized`)."""
 
     def __init__(
         self,
         urls: str | Sequence[str],
         *,
+        api_key: str | None = None,
         timeout_s: float = 120.0,
         connect_timeout_s: float = 2.0,
         cooldown_s: float = 10.0,
         http: httpx.AsyncClient | None = None,
     ) -> None:
         self.router = WorkerRouter([urls] if isinstance(urls, str) else urls, cooldown_s=cooldown_s)
+        self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._http = http or httpx.AsyncClient(
             timeout=httpx.Timeout(timeout_s, connect=connect_timeout_s),
             limits=httpx.Limits(max_connections=1000, max_keepalive_connections=100),
@@ -291,7 +303,9 @@ class InferenceClient:
         """
         last_error: InferenceError = InferenceUnavailable("no inference worker reachable")
         for url in self.router.candidates(key):
-            request = self._http.build_request("POST", f"{url}/v1/chat/completions", json=body)
+            request = self._http.build_request(
+                "POST", f"{url}/v1/chat/completions", json=body, headers=self._headers
+            )
             try:
                 response = await self._http.send(request, stream=True)
             except (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError) as exc:
@@ -387,10 +401,10 @@ class InferenceClient:
         report: dict[str, dict[str, Any]] = {}
         for url in self.router.urls:
             try:
-                response = await self._http.get(f"{url}/health")
+                response = await self._http.get(f"{url}/health", headers=self._headers)
                 entry: dict[str, Any] = {"ok": response.status_code == 200, **response.json()}
                 if entry["ok"]:
-                    load = await self._http.get(f"{url}/v1/load")
+                    load = await self._http.get(f"{url}/v1/load", headers=self._headers)
                     if load.status_code == 200:
                         entry["load"] = load.json()
             except (httpx.HTTPError, ValueError) as exc:

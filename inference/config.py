@@ -7,6 +7,7 @@ them once at start-up so a typo fails fast instead of surfacing mid-request.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -17,6 +18,21 @@ from inference.scheduler import RequestClass
 
 class ConfigError(ValueError):
     """An environment variable has a value we cannot use."""
+
+
+# A shorter shared secret is too easy to guess; `secrets.token_urlsafe(32)` gives 43.
+MIN_API_KEY_LENGTH = 16
+
+
+def is_loopback(host: str) -> bool:
+    """True when `host` is only reachable from this machine (127.0.0.0/8, ::1, localhost)."""
+    host = host.strip().strip("[]")
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # another host name: it may resolve to a public interface
+        return False
 
 
 def _int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 0) -> int:
@@ -84,6 +100,14 @@ _DEFAULT_DEADLINE_MS = {
     RequestClass.GRADING: 300_000,
     RequestClass.AUTHORING: 900_000,
 }
+# Largest max_tokens per class (also capped by INFERENCE_MAX_TOKENS_LIMIT). Voice replies
+# are spoken, so a few sentences; a long voice request would hold the top priority.
+_DEFAULT_CLASS_MAX_TOKENS = {
+    RequestClass.VOICE: 256,
+    RequestClass.CHAT: 1_024,
+    RequestClass.GRADING: 4_096,
+    RequestClass.AUTHORING: 4_096,
+}
 _DEFAULT_QUEUE_LIMIT = {
     RequestClass.VOICE: 64,
     RequestClass.CHAT: 256,
@@ -99,6 +123,11 @@ class Settings:
     # --- HTTP server -------------------------------------------------------------------
     host: str = "127.0.0.1"  # INFERENCE_HOST: bind address of `python -m inference serve`
     port: int = 8100  # INFERENCE_PORT: TCP port of the HTTP API
+    # INFERENCE_API_KEY: shared secret; callers send `Authorization: Bearer <key>`. When
+    # set, every route but /health requires it. Required (at least MIN_API_KEY_LENGTH
+    # characters) unless INFERENCE_HOST is a loopback address: the worker refuses to start.
+    # Without it (loopback only) every local caller is trusted.
+    api_key: str = field(default="", repr=False)
 
     # --- model ---------------------------------------------------------------------------
     # INFERENCE_MODEL: local HF folder or model id; empty = packaged SmolLM2-135M-Instruct.
@@ -128,8 +157,15 @@ class Settings:
     # INFERENCE_ENFORCE_EAGER: skip torch.compile / CUDA graphs (fast start, slower steps).
     enforce_eager: bool = False
     max_images_per_request: int = 4  # INFERENCE_MAX_IMAGES: images allowed in one request
-    max_image_bytes: int = 10 * 1024 * 1024  # INFERENCE_MAX_IMAGE_BYTES: per decoded image
+    max_image_bytes: int = 10 * 1024 * 1024  # INFERENCE_MAX_IMAGE_BYTES: per encoded image
+    # INFERENCE_MAX_IMAGE_PIXELS: width x height per image, checked from the image header
+    # before decoding (a small PNG can expand to gigabytes). 16.7 MP: a 12 MP photo fits.
+    max_image_pixels: int = 4096 * 4096
     max_tokens_limit: int = 4096  # INFERENCE_MAX_TOKENS_LIMIT: largest accepted max_tokens
+    # INFERENCE_MAX_TOKENS_<CLASS>: largest max_tokens per class (at most the limit above).
+    class_max_tokens: Mapping[RequestClass, int] = field(
+        default_factory=lambda: dict(_DEFAULT_CLASS_MAX_TOKENS)
+    )
     default_max_tokens: int = 512  # INFERENCE_DEFAULT_MAX_TOKENS: when a request omits it
 
     # --- scheduler -----------------------------------------------------------------------
@@ -165,6 +201,17 @@ class Settings:
     ready_timeout_s: float = 30.0
 
     def __post_init__(self) -> None:
+        if self.api_key and len(self.api_key) < MIN_API_KEY_LENGTH:
+            raise ConfigError(
+                f"INFERENCE_API_KEY must be at least {MIN_API_KEY_LENGTH} characters "
+                "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+            )
+        if not self.api_key and not is_loopback(self.host):
+            raise ConfigError(
+                f"INFERENCE_API_KEY is required when INFERENCE_HOST ({self.host}) is not a "
+                "loopback address: without it anyone who can reach the port could use the "
+                "model and claim any request class or tenant"
+            )
         if not 1 <= self.batch_inflight_active <= self.batch_inflight:
             raise ConfigError(
                 "INFERENCE_BATCH_INFLIGHT_ACTIVE must be between 1 and INFERENCE_BATCH_INFLIGHT"
@@ -187,10 +234,15 @@ class Settings:
             c: _int(env, f"INFERENCE_QUEUE_LIMIT_{c.name}", _DEFAULT_QUEUE_LIMIT[c], minimum=1)
             for c in RequestClass
         }
+        class_max_tokens = {
+            c: _int(env, f"INFERENCE_MAX_TOKENS_{c.name}", _DEFAULT_CLASS_MAX_TOKENS[c], minimum=1)
+            for c in RequestClass
+        }
         cache_raw = env.get("INFERENCE_MODEL_CACHE", "").strip()
         return cls(
             host=env.get("INFERENCE_HOST", "").strip() or cls.host,
             port=_int(env, "INFERENCE_PORT", cls.port, minimum=1),
+            api_key=env.get("INFERENCE_API_KEY", "").strip(),
             model=env.get("INFERENCE_MODEL", "").strip(),
             served_model_name=env.get("INFERENCE_MODEL_NAME", "").strip(),
             model_cache=(
@@ -212,9 +264,13 @@ class Settings:
             enforce_eager=_bool(env, "INFERENCE_ENFORCE_EAGER", cls.enforce_eager),
             max_images_per_request=_int(env, "INFERENCE_MAX_IMAGES", cls.max_images_per_request),
             max_image_bytes=_int(env, "INFERENCE_MAX_IMAGE_BYTES", cls.max_image_bytes, minimum=1),
+            max_image_pixels=_int(
+                env, "INFERENCE_MAX_IMAGE_PIXELS", cls.max_image_pixels, minimum=1
+            ),
             max_tokens_limit=_int(
                 env, "INFERENCE_MAX_TOKENS_LIMIT", cls.max_tokens_limit, minimum=1
             ),
+            class_max_tokens=class_max_tokens,
             default_max_tokens=_int(
                 env, "INFERENCE_DEFAULT_MAX_TOKENS", cls.default_max_tokens, minimum=1
             ),

@@ -41,7 +41,7 @@ from inference.errors import (
 from inference.hardware import resolve_dtype
 from inference.metrics import Metrics
 from inference.model_store import resolve_model
-from inference.protocol import ChatRequest
+from inference.protocol import ChatRequest, Delta
 from inference.scheduler import QueueFull, RequestClass, Scheduler, SchedulerPolicy, Ticket
 
 logger = logging.getLogger(__name__)
@@ -126,18 +126,6 @@ class Prepared:
     def preemptible(self) -> bool:
         c = self.chat
         return not (c.images or c.stop or c.json_schema is not None or c.json_object)
-
-
-@dataclass
-class Delta:
-    """A piece of output. `completion_tokens` is cumulative; usage fields are filled on
-    the last delta (the one with `finish_reason`)."""
-
-    text: str
-    completion_tokens: int
-    finish_reason: str | None = None
-    prompt_tokens: int = 0
-    cached_tokens: int = 0
 
 
 @dataclass(eq=False)

@@ -27,6 +27,22 @@ class BadRequest(InferenceError):
     code = "bad_request"
 
 
+class PayloadTooLarge(BadRequest):
+    """The request body (or its text beside the images) is over the worker's size limit
+    (413). Refused before it is parsed or tokenised."""
+
+    status = 413
+    code = "payload_too_large"
+
+
+class Unauthorized(InferenceError):
+    """The worker has an API key and the request did not present it (401). Not retried
+    on another worker: they share the key."""
+
+    status = 401
+    code = "unauthorized"
+
+
 class InferenceBusy(InferenceError):
     """The queue for this class is full (429); retry after `retry_after` seconds."""
 
@@ -54,5 +70,13 @@ class InferenceUnavailable(InferenceError):
 
 ERRORS_BY_CODE: dict[str, type[InferenceError]] = {
     cls.code: cls
-    for cls in (InferenceError, BadRequest, InferenceBusy, DeadlineExceeded, InferenceUnavailable)
+    for cls in (
+        InferenceError,
+        BadRequest,
+        PayloadTooLarge,
+        Unauthorized,
+        InferenceBusy,
+        DeadlineExceeded,
+        InferenceUnavailable,
+    )
 }

@@ -6,6 +6,12 @@ other requests. Scheduling fields travel in an `exocortex` object in the body:
 
     {"exocortex": {"class": "chat", "tenant": "school-7", "session": "s-123",
                    "deadline_ms": 5000}}
+
+Untrusted input is checked from the cheapest check to the most expensive one: body size
+(before the body is read; `Limits.max_body_bytes`), JSON nesting depth (before
+`json.loads`; `load_json_body`), the text beside the images (`check_text_budget`),
+every field, whether the model takes images at all, each image's pixel count (from its
+header), and only then are images decoded.
 """
 
 from __future__ import annotations
@@ -15,18 +21,44 @@ import binascii
 import io
 import json
 import math
+import re
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
-from inference.errors import BadRequest
+from inference.errors import BadRequest, PayloadTooLarge
 from inference.scheduler import RequestClass
 
 _ROLES = {"system", "user", "assistant"}
 _MAX_STOP = 4
+
+# --- request size --------------------------------------------------------------------
+# The body limit is derived from the context window: whatever does not fit into
+# `max_model_len` tokens is refused anyway, so there is no point reading, parsing and
+# tokenising more. One token of prompt is a few bytes of text (about 4 for English); JSON
+# escaping makes a character up to 6 bytes ("\u00e9") or 12 for one outside the BMP, and
+# the longest tokens of common vocabularies are runs of 16-32 spaces or symbols. So
+# BODY_BYTES_PER_TOKEN = 32 bytes per token of context is more than any real prompt
+# needs, and BODY_SLACK_BYTES covers what is not prompt text: JSON structure, a
+# response_format schema, stop strings. 2048 tokens -> 128 KiB, 8192 -> 320 KiB.
+BODY_BYTES_PER_TOKEN = 32
+BODY_SLACK_BYTES = 64 * 1024
+# Images travel as base64 data URLs (4 characters per 3 bytes) and are allowed on top of
+# the text limit, only on a multimodal model: per image its base64 at INFERENCE_MAX_IMAGE_BYTES
+# plus this much for the "data:image/...;base64," header and the JSON of its part.
+IMAGE_PART_SLACK_BYTES = 256
+# Deepest nesting of arrays/objects in a body. Ours need 5 (messages -> content part ->
+# image_url); a response_format schema a dozen or so. json.loads recurses per level and
+# fails with RecursionError (a 500) around a thousand levels, so the depth is checked on
+# the raw bytes first.
+MAX_JSON_DEPTH = 64
+# Image formats we decode. Pillow can open many more, some through external programs
+# (EPS runs Ghostscript); a tutor needs photos and screenshots.
+IMAGE_FORMATS = ("PNG", "JPEG", "WEBP", "GIF")
 
 
 @dataclass(frozen=True)
@@ -37,6 +69,117 @@ class Limits:
     default_max_tokens: int = 512
     max_images: int = 4
     max_image_bytes: int = 10 * 1024 * 1024
+    max_image_pixels: int = 4096 * 4096
+    # Largest max_tokens per class; a class not listed gets max_tokens_limit.
+    class_max_tokens: Mapping[RequestClass, int] = field(default_factory=dict)
+    # False for a text-only model: image parts are refused before anything is decoded.
+    accepts_images: bool = True
+    max_model_len: int = 2048
+
+    @property
+    def max_text_bytes(self) -> int:
+        """Bytes a body may spend on everything but image data URLs (see BODY_BYTES_PER_TOKEN)."""
+        return self.max_model_len * BODY_BYTES_PER_TOKEN + BODY_SLACK_BYTES
+
+    @property
+    def max_body_bytes(self) -> int:
+        """Largest request body read at all: the text limit, plus the images' base64 when
+        the model accepts images."""
+        if not self.accepts_images:
+            return self.max_text_bytes
+        per_image = 4 * math.ceil(self.max_image_bytes / 3) + IMAGE_PART_SLACK_BYTES
+        return self.max_text_bytes + self.max_images * per_image
+
+    def max_tokens_for(self, request_class: RequestClass) -> int:
+        return min(
+            self.max_tokens_limit, self.class_max_tokens.get(request_class, self.max_tokens_limit)
+        )
+
+
+_ESCAPE = re.compile(rb"\\.", re.DOTALL)
+_NOT_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
+_CURLY_AS_SQUARE = bytes.maketrans(b"{}", b"[]")
+
+
+def load_json_body(raw: bytes, *, max_depth: int, max_structure_bytes: int) -> Any:
+    """Decode a UTF-8 JSON body whose arrays/objects nest at most `max_depth` deep.
+
+    The depth is measured on the raw bytes before `json.loads` (which would recurse once
+    per level): escapes are dropped, the remaining quotes split strings from structure,
+    and the brackets of the structure are reduced innermost pair by innermost pair, one
+    level per pass, at most `max_depth` passes. The structure (everything outside strings)
+    counts as text, so more than `max_structure_bytes` of it is refused (413) first; that
+    also bounds the passes' cost. Raises BadRequest or PayloadTooLarge.
+    """
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadRequest("request body is not valid JSON (it must be UTF-8)") from None
+    # Inside a string JSON has escapes, outside it has none: after dropping every `\x`
+    # pair, the quotes alternate between opening and closing a string. Where the body is
+    # not JSON this view may differ from the parser's, but only after the point where the
+    # parser stops with an error, so it never under-counts what the parser would nest.
+    structure = b"".join(_ESCAPE.sub(b"", raw).split(b'"')[0::2])
+    if len(structure) > max_structure_bytes:
+        raise PayloadTooLarge(
+            f"request body has {len(structure)} bytes of JSON outside strings; "
+            f"the limit is {max_structure_bytes}"
+        )
+    brackets = structure.translate(_CURLY_AS_SQUARE, _NOT_BRACKET)
+    for _ in range(max_depth):
+        if not brackets:
+            break
+        reduced = brackets.replace(b"[]", b"")
+        if len(reduced) == len(brackets):
+            break  # unmatched brackets left: not JSON
+        brackets = reduced
+    if b"[]" in brackets:
+        raise BadRequest(f"request body nests arrays/objects deeper than {max_depth} levels")
+    if brackets:
+        raise BadRequest("request body is not valid JSON (unbalanced brackets)")
+    try:
+        return json.loads(text)
+    except ValueError:
+        raise BadRequest("request body is not valid JSON") from None
+
+
+def image_url_chars(body: Any) -> int:
+    """Characters in the image data URLs of `body` (not validated: malformed parts count 0)."""
+    total = 0
+    messages = body.get("messages") if isinstance(body, dict) else None
+    for msg in messages if isinstance(messages, list) else ():
+        content = msg.get("content") if isinstance(msg, dict) else None
+        for part in content if isinstance(content, list) else ():
+            if isinstance(part, dict) and part.get("type") == "image_url":
+                image = part.get("image_url")
+                url = image.get("url") if isinstance(image, dict) else image
+                if isinstance(url, str):
+                    total += len(url)
+    return total
+
+
+def check_text_budget(body: Any, body_bytes: int, limits: Limits) -> None:
+    """Refuse (413) a body whose bytes beside its image data URLs exceed the text limit,
+    so a multimodal model's image allowance cannot carry megabytes of text to the
+    tokenizer. Precondition: `body` was decoded from `body_bytes` bytes."""
+    text_bytes = body_bytes - image_url_chars(body)
+    if text_bytes > limits.max_text_bytes:
+        raise PayloadTooLarge(
+            f"request has {text_bytes} bytes besides images; the limit is "
+            f"{limits.max_text_bytes} ({limits.max_model_len} tokens of context)"
+        )
+
+
+@dataclass
+class Delta:
+    """A piece of output. `completion_tokens` is cumulative; usage fields are filled on
+    the last delta (the one with `finish_reason`)."""
+
+    text: str
+    completion_tokens: int
+    finish_reason: str | None = None
+    prompt_tokens: int = 0
+    cached_tokens: int = 0
 
 
 @dataclass
@@ -90,11 +233,12 @@ def _integer(body: dict[str, Any], key: str) -> int | None:
     return int(value)
 
 
-def decode_image(url: str, index: int, max_bytes: int) -> Image.Image:
+def decode_image(url: str, index: int, max_bytes: int, max_pixels: int) -> Image.Image:
     """Decode a `data:image/...;base64,` URL into an RGB image, or raise BadRequest.
 
     Only data: URLs are accepted: the worker runs offline and must not fetch URLs a
-    client hands it.
+    client hands it. The pixel count is read from the image header (Pillow opens lazily)
+    and checked before the pixels are decoded: a 1 MB PNG can hold gigabytes of pixels.
     """
     _require(
         url.startswith("data:"),
@@ -107,15 +251,23 @@ def decode_image(url: str, index: int, max_bytes: int) -> Image.Image:
         raw = base64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError):
         raise BadRequest(f"image {index}: invalid base64") from None
+    too_many_pixels = f"image {index}: more than {max_pixels} pixels; scale it down"
     try:
-        with Image.open(io.BytesIO(raw)) as img:
+        with Image.open(io.BytesIO(raw), formats=IMAGE_FORMATS) as img:
+            width, height = img.size
+            _require(width * height <= max_pixels, f"{too_many_pixels} (it is {width}x{height})")
             img.load()
             return img.convert("RGB")
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
-        raise BadRequest(f"image {index}: not a decodable image") from None
+    except Image.DecompressionBombError:
+        raise BadRequest(too_many_pixels) from None
+    except (UnidentifiedImageError, OSError, ValueError):
+        raise BadRequest(
+            f"image {index}: not a decodable image ({', '.join(IMAGE_FORMATS)})"
+        ) from None
 
 
-def _parse_messages(raw: Any, limits: Limits) -> tuple[list[dict[str, Any]], list[Image.Image]]:
+def _parse_messages(raw: Any, limits: Limits) -> tuple[list[dict[str, Any]], list[str]]:
+    """Validated messages and the image URLs they carry (not decoded yet)."""
     _require(isinstance(raw, list) and len(raw) > 0, "'messages' must be a non-empty list")
     messages: list[dict[str, Any]] = []
     image_urls: list[str] = []
@@ -151,13 +303,17 @@ def _parse_messages(raw: Any, limits: Limits) -> tuple[list[dict[str, Any]], lis
         len(image_urls) <= limits.max_images,
         f"too many images: {len(image_urls)} (at most {limits.max_images} per request)",
     )
-    images = [decode_image(url, n, limits.max_image_bytes) for n, url in enumerate(image_urls, 1)]
-    if not images:
+    _require(
+        limits.accepts_images or not image_urls,
+        "this model does not accept images; send text only or configure a multimodal "
+        "model (INFERENCE_MODEL)",
+    )
+    if not image_urls:
         # Text-only: flatten part lists so every chat template can render them.
         for msg in messages:
             if isinstance(msg["content"], list):
                 msg["content"] = "".join(p["text"] for p in msg["content"])
-    return messages, images
+    return messages, image_urls
 
 
 def _parse_response_format(raw: Any) -> tuple[dict[str, Any] | None, bool]:
@@ -178,19 +334,51 @@ def _parse_response_format(raw: Any) -> tuple[dict[str, Any] | None, bool]:
     raise BadRequest("'response_format.type' must be 'text', 'json_object' or 'json_schema'")
 
 
-def parse_chat_request(body: Any, limits: Limits) -> ChatRequest:
-    """Validate a decoded JSON body. Raises BadRequest with a message naming the field."""
-    _require(isinstance(body, dict), "request body must be a JSON object")
-    messages, images = _parse_messages(body.get("messages"), limits)
+def parse_chat_body(raw: bytes, limits: Limits) -> ChatRequest:
+    """Decode and validate a request body already read within `limits.max_body_bytes`:
+    JSON depth, the text beside the images, every field, then the images. The worker
+    runs this in a thread: decoding a multimodal body (tens of MB of base64) and its
+    images takes a while. Raises BadRequest or PayloadTooLarge."""
+    body = load_json_body(raw, max_depth=MAX_JSON_DEPTH, max_structure_bytes=limits.max_text_bytes)
+    check_text_budget(body, len(raw), limits)
+    return parse_chat_request(body, limits)
 
+
+def parse_chat_request(body: Any, limits: Limits) -> ChatRequest:
+    """Validate a decoded JSON body. Raises BadRequest with a message naming the field.
+
+    Images are decoded last, once everything else is known to be valid (decoding is the
+    expensive part): run this off the event loop when the body has image parts.
+    """
+    _require(isinstance(body, dict), "request body must be a JSON object")
+    messages, image_urls = _parse_messages(body.get("messages"), limits)
+
+    exo = body.get("exocortex") or {}
+    _require(isinstance(exo, dict), "'exocortex' must be an object")
+    try:
+        request_class = RequestClass.parse(str(exo.get("class", "chat")))
+    except ValueError as exc:
+        raise BadRequest(str(exc)) from None
+    tenant = exo.get("tenant", "default")
+    _require(isinstance(tenant, str) and 0 < len(tenant) <= 128, "'exocortex.tenant' invalid")
+    session = exo.get("session")
+    _require(
+        session is None or (isinstance(session, str) and len(session) <= 256),
+        "'exocortex.session' must be a string of at most 256 characters",
+    )
+    deadline_ms = _integer(exo, "deadline_ms")
+    _require(deadline_ms is None or deadline_ms > 0, "'exocortex.deadline_ms' must be > 0")
+
+    cap = limits.max_tokens_for(request_class)
     max_tokens = _integer(body, "max_completion_tokens")
     if max_tokens is None:
         max_tokens = _integer(body, "max_tokens")
     if max_tokens is None:
-        max_tokens = limits.default_max_tokens
+        max_tokens = min(limits.default_max_tokens, cap)
     _require(
-        1 <= max_tokens <= limits.max_tokens_limit,
-        f"'max_tokens' must be between 1 and {limits.max_tokens_limit}, got {max_tokens}",
+        1 <= max_tokens <= cap,
+        f"'max_tokens' must be between 1 and {cap} for {request_class.label} requests, "
+        f"got {max_tokens}",
     )
     stop = body.get("stop")
     if stop is None:
@@ -211,32 +399,32 @@ def parse_chat_request(body: Any, limits: Limits) -> ChatRequest:
     _require(isinstance(stream_options, dict), "'stream_options' must be an object")
     ignore_eos = body.get("ignore_eos", False)
     _require(isinstance(ignore_eos, bool), "'ignore_eos' must be a boolean")
+    # A voice reply ends when the model ends it; generating past EOS at the top priority
+    # only holds the engine (ignore_eos is a benchmarking aid).
+    _require(
+        not (ignore_eos and request_class is RequestClass.VOICE),
+        "'ignore_eos' is not allowed for voice requests",
+    )
     model = body.get("model")
     _require(model is None or isinstance(model, str), "'model' must be a string")
     json_schema, json_object = _parse_response_format(body.get("response_format"))
+    temperature = _number(body, "temperature", 0.7, 0.0, 2.0)
+    top_p = _number(body, "top_p", 1.0, 1e-6, 1.0)
+    seed = _integer(body, "seed")
 
-    exo = body.get("exocortex") or {}
-    _require(isinstance(exo, dict), "'exocortex' must be an object")
-    try:
-        request_class = RequestClass.parse(str(exo.get("class", "chat")))
-    except ValueError as exc:
-        raise BadRequest(str(exc)) from None
-    tenant = exo.get("tenant", "default")
-    _require(isinstance(tenant, str) and 0 < len(tenant) <= 128, "'exocortex.tenant' invalid")
-    session = exo.get("session")
-    _require(session is None or isinstance(session, str), "'exocortex.session' must be a string")
-    deadline_ms = _integer(exo, "deadline_ms")
-    _require(deadline_ms is None or deadline_ms > 0, "'exocortex.deadline_ms' must be > 0")
-
+    images = [
+        decode_image(url, n, limits.max_image_bytes, limits.max_image_pixels)
+        for n, url in enumerate(image_urls, 1)
+    ]
     return ChatRequest(
         messages=messages,
         images=images,
         stream=stream,
         include_usage=bool(stream_options.get("include_usage", False)),
         max_tokens=max_tokens,
-        temperature=_number(body, "temperature", 0.7, 0.0, 2.0),
-        top_p=_number(body, "top_p", 1.0, 1e-6, 1.0),
-        seed=_integer(body, "seed"),
+        temperature=temperature,
+        top_p=top_p,
+        seed=seed,
         stop=stop,
         json_schema=json_schema,
         json_object=json_object,

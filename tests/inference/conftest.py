@@ -5,7 +5,8 @@
 its chat template, read from the packaged GGUF. `worker` starts the real worker
 (`python -m inference serve`, real vLLM CPU engine) on it once per session.
 `tiny_vlm` builds a tiny random-weight vision-language model the same way (see
-`multimodal.py`).
+`multimodal.py`). Workers started with `TINY_WORKER_ENV` require an API key, as a
+deployed worker does; `RunningWorker.headers` carries it.
 """
 
 from __future__ import annotations
@@ -64,13 +65,19 @@ class RunningWorker:
     url: str
     log: Path
     process: subprocess.Popen[bytes]
+    api_key: str | None = None
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
 
     def log_tail(self, lines: int = 60) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
 
 
 def start_worker(env_overrides: dict[str, str], log: Path) -> RunningWorker:
-    """Start `python -m inference serve` and wait until /ready passes."""
+    """Start `python -m inference serve` and wait until /ready passes (with the API key
+    when `env_overrides`, or the environment, sets one)."""
     port = free_port()
     env = {
         **os.environ,
@@ -87,13 +94,15 @@ def start_worker(env_overrides: dict[str, str], log: Path) -> RunningWorker:
         stdout=handle,
         stderr=subprocess.STDOUT,
     )
-    worker = RunningWorker(f"http://127.0.0.1:{port}", log, process)
+    api_key = env.get("INFERENCE_API_KEY", "").strip() or None
+    worker = RunningWorker(f"http://127.0.0.1:{port}", log, process, api_key)
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
             pytest.fail(f"worker exited with {process.returncode}:\n{worker.log_tail()}")
         try:
-            if httpx.get(f"{worker.url}/ready", timeout=30).status_code == 200:
+            ready = httpx.get(f"{worker.url}/ready", headers=worker.headers, timeout=30)
+            if ready.status_code == 200:
                 return worker
         except httpx.HTTPError:
             pass
@@ -112,8 +121,11 @@ def stop_worker(worker: RunningWorker) -> None:
 
 
 # Settings chosen so the tests can provoke each behaviour quickly: one batch slot (a
-# long grading request holds it), a tiny authoring queue (429), a 2048-token context.
+# long grading request holds it), a tiny authoring queue (429), a 2048-token context,
+# chats up to 2048 tokens (a long stream to cancel), and an API key.
 TINY_WORKER_ENV = {
+    "INFERENCE_API_KEY": "tiny-worker-test-key-0123456789",
+    "INFERENCE_MAX_TOKENS_CHAT": "2048",
     "INFERENCE_MAX_MODEL_LEN": "2048",
     "INFERENCE_MAX_TOKENS_LIMIT": "2048",
     "INFERENCE_BATCH_INFLIGHT": "1",

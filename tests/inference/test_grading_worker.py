@@ -14,6 +14,7 @@ pytestmark = [pytest.mark.vllm, pytest.mark.django_db]
 
 def test_grading_task_grades_a_free_response_with_the_real_worker(worker, settings, monkeypatch):
     settings.INFERENCE_URLS = [worker.url]
+    settings.INFERENCE_API_KEY = worker.api_key
     world = build_world()
     lesson, _exercise = free_response_exercise(world)
     monkeypatch.setattr("learning.tasks.grade_attempt.delay", lambda _id: None)

@@ -20,7 +20,7 @@ def smollm_worker(tmp_path_factory):
 
 
 async def test_packaged_model_knows_the_capital_of_france(smollm_worker):
-    async with InferenceClient(smollm_worker.url) as client:
+    async with InferenceClient(smollm_worker.url, api_key=smollm_worker.api_key) as client:
         result = await client.complete(
             [{"role": "user", "content": "What is the capital of France?"}],
             max_tokens=24,

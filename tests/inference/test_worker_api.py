@@ -13,7 +13,7 @@ import jsonschema
 import pytest
 
 from inference.client import InferenceClient
-from inference.errors import BadRequest, DeadlineExceeded, InferenceBusy
+from inference.errors import BadRequest, DeadlineExceeded, InferenceBusy, Unauthorized
 
 pytestmark = pytest.mark.vllm
 
@@ -36,7 +36,7 @@ async def get_metrics(http: httpx.AsyncClient) -> str:
 
 @pytest.fixture
 async def http(worker):
-    async with httpx.AsyncClient(base_url=worker.url, timeout=60) as client:
+    async with httpx.AsyncClient(base_url=worker.url, timeout=60, headers=worker.headers) as client:
         yield client
 
 
@@ -103,7 +103,7 @@ async def test_structured_output_matches_schema(worker):
         "required": ["score", "verdict", "passed"],
         "additionalProperties": False,
     }
-    async with InferenceClient(worker.url) as client:
+    async with InferenceClient(worker.url, api_key=worker.api_key) as client:
         result = await client.complete(
             [{"role": "user", "content": "Grade: 2 + 2 = 4"}],
             request_class="grading",
@@ -212,7 +212,7 @@ async def test_client_maps_429_to_inference_busy(worker, http):
             if (await http.get("/v1/load")).json()["authoring"]["queued"] == 2:
                 break
             await asyncio.sleep(0.05)
-        async with InferenceClient(worker.url) as client:
+        async with InferenceClient(worker.url, api_key=worker.api_key) as client:
             with pytest.raises(InferenceBusy) as info:
                 await client.complete(HELLO, request_class="authoring", max_tokens=4)
         assert info.value.retry_after >= 1
@@ -231,7 +231,7 @@ async def test_deadline_passes_in_queue_and_request_is_rejected(worker, http):
         error = response.json()["error"]
         assert error["code"] == "deadline_exceeded"
         assert "300 ms" in error["message"]
-        async with InferenceClient(worker.url) as client:
+        async with InferenceClient(worker.url, api_key=worker.api_key) as client:
             with pytest.raises(DeadlineExceeded):
                 await client.complete(HELLO, request_class="grading", deadline_ms=200)
     finally:
@@ -297,17 +297,22 @@ BAD_INPUTS = [
         body(messages=_with_images(*[_png_data_url()] * 5)), "too many images", id="too-many-images"
     ),
     pytest.param(
-        body(messages=_with_images("data:image/png;base64," + base64.b64encode(b"hi").decode())),
-        "not a decodable image",
-        id="not-an-image",
-    ),
-    pytest.param(
         body(messages=_with_images(_png_data_url())),
         "does not accept images",
         id="image-on-text-model",
     ),
     pytest.param(body(messages=[]), "'messages' must be a non-empty list", id="no-messages"),
     pytest.param(body(temperature=9), "'temperature' must be between", id="bad-temperature"),
+    pytest.param(
+        b'{"messages": ' + b"[" * 5000 + b"]" * 5000 + b"}",
+        "deeper than 64 levels",
+        id="deeply-nested-json",
+    ),
+    pytest.param(
+        body(max_tokens=2000, exocortex={"class": "voice"}),
+        "between 1 and 256 for voice requests",
+        id="long-voice-request",
+    ),
 ]
 
 
@@ -336,14 +341,16 @@ async def test_bad_input_is_400_and_does_not_disturb_a_running_stream(http, payl
 
 
 async def test_client_raises_bad_request(worker):
-    async with InferenceClient(worker.url) as client:
+    async with InferenceClient(worker.url, api_key=worker.api_key) as client:
         with pytest.raises(BadRequest, match="unknown request class"):
             await client.complete(HELLO, request_class="bulk")
 
 
 async def test_client_streams_and_fails_over_from_a_dead_worker(worker):
     dead = "http://127.0.0.1:9"  # nothing listens on the discard port
-    async with InferenceClient([dead, worker.url], connect_timeout_s=1.0) as client:
+    async with InferenceClient(
+        [dead, worker.url], api_key=worker.api_key, connect_timeout_s=1.0
+    ) as client:
         for session in ("s-1", "s-2", "s-3", "s-4"):
             async with client.stream_chat(
                 HELLO, session=session, max_tokens=12, ignore_eos=True
@@ -374,3 +381,41 @@ async def test_metrics_expose_queue_ttft_and_prefix_cache(http):
     assert 'inference_tokens_per_second_bucket{class="chat"' in text
     assert metric(text, "inference_prefix_cache_hits_tokens_total") > 0
     assert 0 < metric(text, "inference_prefix_cache_hit_rate") <= 1
+
+
+async def test_the_worker_requires_its_api_key(worker, http):
+    """The real worker (TINY_WORKER_ENV sets INFERENCE_API_KEY): without the key nothing
+    but /health answers, whatever class or tenant the request claims."""
+    claim = body(max_tokens=2000, ignore_eos=True, exocortex={"class": "voice", "tenant": "x"})
+    async with httpx.AsyncClient(base_url=worker.url, timeout=60) as anonymous:
+        refused = await anonymous.post("/v1/chat/completions", json=claim)
+        metrics = await anonymous.get("/metrics")
+        health = await anonymous.get("/health")
+    async with InferenceClient(worker.url) as keyless:
+        with pytest.raises(Unauthorized):
+            await keyless.complete(HELLO, max_tokens=4)
+
+    assert refused.status_code == 401
+    assert refused.json()["error"]["code"] == "unauthorized"
+    assert metrics.status_code == 401
+    assert health.json() == {"status": "ok", "engine": "up"}
+    served = await http.post("/v1/chat/completions", json=body(max_tokens=4, ignore_eos=True))
+    assert served.status_code == 200
+    assert served.json()["usage"]["completion_tokens"] == 4
+
+
+async def test_oversized_body_is_413_and_does_not_disturb_a_running_stream(http):
+    request = body(stream=True, max_tokens=40, ignore_eos=True)
+    huge = body(messages=[{"role": "user", "content": "word " * 2_000_000}])  # 10 MB
+    async with http.stream("POST", "/v1/chat/completions", json=request) as stream:
+        assert stream.status_code == 200
+        started = asyncio.get_running_loop().time()
+        refused = await http.post("/v1/chat/completions", json=huge)
+        refused_s = asyncio.get_running_loop().time() - started
+        events = await read_sse(stream)
+
+    assert refused.status_code == 413
+    assert refused.json()["error"]["code"] == "payload_too_large"
+    assert refused_s < 5.0  # tokenising 10 MB took ~10 s on this CPU before the limit
+    finish = [e["choices"][0]["finish_reason"] for e in events[:-1] if isinstance(e, dict)]
+    assert finish[-1] == "length"

@@ -21,6 +21,7 @@ from .test_worker_api import get_metrics, metric, read_sse
 pytestmark = pytest.mark.vllm
 
 MAX_IMAGES = 2
+MAX_IMAGE_PIXELS = 1_000_000
 MAX_MODEL_LEN = 512
 QUESTION = "What is in this picture?"
 
@@ -36,6 +37,7 @@ def vlm_worker(tiny_vlm, tmp_path_factory):
         "INFERENCE_MAX_MODEL_LEN": str(MAX_MODEL_LEN),
         "INFERENCE_MAX_TOKENS_LIMIT": str(MAX_MODEL_LEN),
         "INFERENCE_MAX_IMAGES": str(MAX_IMAGES),
+        "INFERENCE_MAX_IMAGE_PIXELS": str(MAX_IMAGE_PIXELS),
     }
     running = start_worker(env, log)
     yield running
@@ -44,7 +46,9 @@ def vlm_worker(tiny_vlm, tmp_path_factory):
 
 @pytest.fixture
 async def http(vlm_worker):
-    async with httpx.AsyncClient(base_url=vlm_worker.url, timeout=60) as client:
+    async with httpx.AsyncClient(
+        base_url=vlm_worker.url, timeout=60, headers=vlm_worker.headers
+    ) as client:
         yield client
 
 
@@ -161,14 +165,22 @@ async def test_too_many_images_is_400(http):
     )
 
 
+UNDECODABLE = "image 2: not a decodable image (PNG, JPEG, WEBP, GIF)"
+
+
 @pytest.mark.parametrize(
-    "raw",
+    ("raw", "message"),
     [
-        pytest.param(random.Random(0).randbytes(512), id="random-bytes"),
-        pytest.param(png()[:60], id="truncated-png"),
+        pytest.param(random.Random(0).randbytes(512), UNDECODABLE, id="random-bytes"),
+        pytest.param(png()[:60], UNDECODABLE, id="truncated-png"),
+        pytest.param(
+            png((1000, 1001)),
+            f"image 2: more than {MAX_IMAGE_PIXELS} pixels; scale it down (it is 1000x1001)",
+            id="over-the-pixel-cap",
+        ),
     ],
 )
-async def test_undecodable_image_is_400_and_the_worker_keeps_serving(http, raw):
+async def test_undecodable_image_is_400_and_the_worker_keeps_serving(http, raw, message):
     request = body(question(png(color="yellow")), max_tokens=40, stream=True)
     async with http.stream("POST", "/v1/chat/completions", json=request) as stream:
         assert stream.status_code == 200
@@ -178,7 +190,7 @@ async def test_undecodable_image_is_400_and_the_worker_keeps_serving(http, raw):
     assert bad.status_code == 400
     error = bad.json()["error"]
     assert error["type"] == "invalid_request_error"
-    assert error["message"] == "image 2: not a decodable image"
+    assert error["message"] == message
     assert events[-1] == "[DONE]"
     finish = [e["choices"][0]["finish_reason"] for e in events[:-1] if isinstance(e, dict)]
     assert finish[-1] == "length"
