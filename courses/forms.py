@@ -8,7 +8,7 @@ from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from courses.i18n import field_name
-from courses.models import TITLE_MAX_LENGTH, ExerciseKind, Skill
+from courses.models import TITLE_MAX_LENGTH, TUTOR_INSTRUCTIONS_MAX_LENGTH, ExerciseKind, Skill
 from courses.rendering import MAX_SOURCE_LENGTH
 
 HINT_SEPARATOR = "---"
@@ -23,6 +23,20 @@ class CourseForm(forms.Form):
     title = forms.CharField(label=_("Title"), max_length=TITLE_MAX_LENGTH)
     description = forms.CharField(
         label=_("Description"), required=False, widget=_markdown_area(3), max_length=5000
+    )
+
+
+class TutorInstructionsForm(forms.Form):
+    tutor_instructions = forms.CharField(
+        label=_("Instructions for the tutor"),
+        required=False,
+        max_length=TUTOR_INSTRUCTIONS_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=_(
+            'How the tutor should teach this course, e.g. "explain at grade-6 level", '
+            '"always ask for units". They add to the tutor\'s rules; the tutor still never '
+            "gives an exercise's answer away."
+        ),
     )
 
 

@@ -16,6 +16,7 @@ from accounts.models import School
 TITLE_MAX_LENGTH = 200
 SKILL_CODE_MAX_LENGTH = 50
 ASSET_NAME_MAX_LENGTH = 100
+TUTOR_INSTRUCTIONS_MAX_LENGTH = 2000
 
 
 class Course(models.Model):
@@ -27,6 +28,11 @@ class Course(models.Model):
     title = models.CharField(_("title"), max_length=TITLE_MAX_LENGTH)
     description = models.TextField(_("description"), blank=True)
     is_published = models.BooleanField(default=False)
+    # The teacher's pedagogy instructions and guardrails for the tutor on this course
+    # ("explain at grade-6 level"); added to the tutor's policy, never replacing it.
+    tutor_instructions = models.TextField(
+        _("tutor instructions"), blank=True, max_length=TUTOR_INSTRUCTIONS_MAX_LENGTH
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -36,6 +36,7 @@ from courses import services
 from courses.i18n import LANGUAGE_CODES, set_text, texts_of
 from courses.models import (
     TITLE_MAX_LENGTH,
+    TUTOR_INSTRUCTIONS_MAX_LENGTH,
     Course,
     CourseAsset,
     Exercise,
@@ -132,6 +133,7 @@ def course_manifest(*, course: Course) -> dict[str, Any]:
             "published": course.is_published,
             "title": texts_of(course, "title"),
             "description": texts_of(course, "description"),
+            "tutor_instructions": course.tutor_instructions,
         },
         "skills": [
             {
@@ -300,6 +302,13 @@ class _Checker:
             self.add("course.published", _("Expected true or false."))
         self.texts(course.get("title"), "course.title", required=True, limit=TITLE_MAX_LENGTH)
         self.texts(course.get("description"), "course.description", required=False)
+        instructions = course.get("tutor_instructions", "")
+        if not isinstance(instructions, str) or len(instructions) > TUTOR_INSTRUCTIONS_MAX_LENGTH:
+            self.add(
+                "course.tutor_instructions",
+                _("Expected text of at most %(max)d characters.")
+                % {"max": TUTOR_INSTRUCTIONS_MAX_LENGTH},
+            )
         codes = self.check_skills(manifest.get("skills"))
         lesson_count = 0
         for u, unit in enumerate(self.items(manifest.get("units"), "units", MAX_LESSONS)):
@@ -744,6 +753,7 @@ def course_create_from_manifest(
     _set_texts(course, "title", info.get("title"))
     _set_texts(course, "description", info.get("description"))
     course.is_published = info.get("published", False)
+    course.tutor_instructions = info.get("tutor_instructions", "").strip()
     course.save()
     skills: dict[str, Skill] = {}
     for item in manifest.get("skills") or []:

@@ -20,6 +20,7 @@ from common.errors import ApplicationError
 from courses.i18n import LANGUAGE_CODES, field_name, set_text
 from courses.models import (
     TITLE_MAX_LENGTH,
+    TUTOR_INSTRUCTIONS_MAX_LENGTH,
     Choice,
     Course,
     Exercise,
@@ -109,6 +110,21 @@ def course_update(*, course: Course, language: str, title: str, description: str
             "updated_at",
         ]
     )
+    return course
+
+
+def course_tutor_instructions_set(*, course: Course, instructions: str) -> Course:
+    """The teacher's instructions to the tutor on this course (tutor.prompt adds them to
+    the policy). The caller checked edit access (selectors.course_get_for_editor)."""
+    instructions = instructions.strip()
+    if len(instructions) > TUTOR_INSTRUCTIONS_MAX_LENGTH:
+        raise ApplicationError(
+            _("Keep the instructions under %(max)d characters.")
+            % {"max": TUTOR_INSTRUCTIONS_MAX_LENGTH},
+            field="tutor_instructions",
+        )
+    course.tutor_instructions = instructions
+    course.save(update_fields=["tutor_instructions", "updated_at"])
     return course
 
 

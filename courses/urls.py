@@ -11,6 +11,11 @@ urlpatterns = [
     path("<int:course_id>/export/", views.course_export, name="course_export"),
     path("<int:course_id>/edit/", views.course_edit, name="course_edit"),
     path("<int:course_id>/publish/", views.course_publish, name="course_publish"),
+    path(
+        "<int:course_id>/tutor/",
+        views.course_tutor_instructions,
+        name="course_tutor_instructions",
+    ),
     path("<int:course_id>/preview/", views.preview, name="preview"),
     path("<int:course_id>/units/new/", views.unit_create, name="unit_create"),
     path("<int:course_id>/skills/new/", views.skill_create, name="skill_create"),

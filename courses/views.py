@@ -27,6 +27,7 @@ from courses.forms import (
     PackageImportForm,
     SkillForm,
     TitleForm,
+    TutorInstructionsForm,
 )
 from courses.i18n import LANGUAGE_CODES, field_name
 from courses.models import CourseAsset, ExerciseKind
@@ -165,6 +166,9 @@ def course_edit(request: HttpRequest, course_id: int) -> HttpResponse:
         "units": selectors.course_units_with_lessons(course=course),
         "skills": selectors.course_skills(course=course),
         "unit_form": TitleForm(prefix="unit"),
+        "tutor_form": TutorInstructionsForm(
+            initial={"tutor_instructions": course.tutor_instructions}
+        ),
         "kinds": ExerciseKind.choices,
         **_languages_context(course, language),
     }
@@ -178,6 +182,24 @@ def course_publish(request: HttpRequest, course_id: int) -> HttpResponse:
     published = request.POST.get("published") == "1"
     services.course_set_published(course=course, published=published)
     messages.success(request, _("Course published.") if published else _("Course hidden."))
+    return redirect("courses:course_edit", course_id=course.id)
+
+
+@login_required
+@require_POST
+def course_tutor_instructions(request: HttpRequest, course_id: int) -> HttpResponse:
+    course = selectors.course_get_for_editor(user=request.user, course_id=course_id)
+    form = TutorInstructionsForm(request.POST)
+    if form.is_valid():
+        try:
+            services.course_tutor_instructions_set(
+                course=course, instructions=form.cleaned_data["tutor_instructions"]
+            )
+            messages.success(request, _("Tutor instructions saved."))
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+    else:
+        messages.error(request, _("Keep the instructions under 2,000 characters."))
     return redirect("courses:course_edit", course_id=course.id)
 
 

@@ -133,7 +133,7 @@ def build_context(
         system_prompt(
             mode=mode,
             language=language,
-            instructions=getattr(course, "tutor_instructions", ""),
+            instructions=course.tutor_instructions,
             stricter=stricter,
         ),
         "# Lesson: "

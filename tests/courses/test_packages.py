@@ -92,6 +92,7 @@ def rich_course():
     services.lesson_publish(lesson=lesson)
     services.lesson_create(unit=UnitFactory(course=course), title="Draft lesson")
     services.course_set_published(course=course, published=True)
+    services.course_tutor_instructions_set(course=course, instructions="Explain at grade-6 level.")
     return course
 
 
@@ -121,6 +122,7 @@ def test_manifest_is_documented_yaml():
         manifest = yaml.safe_load(archive.read("course.yaml"))
     assert manifest["format"] == "exocortex-course"
     assert manifest["course"]["title"] == {"en": "Fractions", "es": "Fracciones", "ar": "الكسور"}
+    assert manifest["course"]["tutor_instructions"] == "Explain at grade-6 level."
     assert manifest["skills"][0] == {
         "code": "adding",
         "name": {"en": "Adding", "fr": "Addition"},
