@@ -1,12 +1,14 @@
 """A real server (the README's embedded default, on a scratch database) and a real
 headless Chromium driven by Playwright."""
 
+import contextlib
 import os
 import shutil
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -54,16 +56,17 @@ class LiveServer:
         return done.stdout
 
 
-@pytest.fixture(scope="session")
-def web_server(tmp_path_factory):
-    """`manage.py runserver` (Daphne, ASGI: HTTP + WebSocket) on the embedded default."""
-    var_dir = tmp_path_factory.mktemp("var")
+@contextlib.contextmanager
+def serve(var_dir: Path, extra_env: dict[str, str] | None = None) -> Iterator[LiveServer]:
+    """`manage.py runserver` (Daphne, ASGI: HTTP + WebSocket) on the embedded default,
+    with its own scratch database in `var_dir`; `extra_env` adds settings."""
     env = {
         key: value
         for key, value in os.environ.items()
         if key not in {"DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE"}
     }
     env.update(DJANGO_SETTINGS_MODULE="config.settings.dev", EXOCORTEX_VAR_DIR=str(var_dir))
+    env.update(extra_env or {})
     manage = [sys.executable, str(ROOT / "manage.py")]
     subprocess.run([*manage, "migrate", "--noinput", "-v0"], env=env, check=True, cwd=ROOT)
     port = _free_port()
@@ -87,9 +90,17 @@ def web_server(tmp_path_factory):
             server.kill()
             pytest.fail("web server did not start:\n" + (var_dir / "server.log").read_text())
         time.sleep(0.2)
-    yield LiveServer(url, env)
-    server.terminate()
-    server.wait(timeout=10)
+    try:
+        yield LiveServer(url, env)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def web_server(tmp_path_factory):
+    with serve(tmp_path_factory.mktemp("var")) as server:
+        yield server
 
 
 # Module scope: sync Playwright keeps an event loop running in the main thread while it is
