@@ -28,10 +28,11 @@ import yaml
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils.translation import gettext as _
-from PIL import ExifTags, Image, ImageOps
+from PIL import Image
 
 from accounts.models import School, User
 from common.errors import ApplicationError
+from common.images import IMAGE_SIGNATURES, PILLOW_FORMATS, image_without_metadata
 from courses import services
 from courses.i18n import LANGUAGE_CODES, set_text, texts_of
 from courses.models import (
@@ -74,21 +75,6 @@ MAX_MANIFEST_DEPTH = 30  # nesting; a manifest needs 8
 MAX_ASSET_PIXELS = 4096 * 4096
 MAX_PACKAGE_PIXELS = 100_000_000
 _READ_CHUNK_BYTES = 64 * 1024
-# Raster images only: SVG can carry scripts.
-IMAGE_SIGNATURES = {
-    "image/png": (b"\x89PNG\r\n\x1a\n",),
-    "image/jpeg": (b"\xff\xd8\xff",),
-    "image/gif": (b"GIF87a", b"GIF89a"),
-    "image/webp": (b"RIFF",),
-}
-_PILLOW_FORMATS = {
-    "image/png": "PNG",
-    "image/jpeg": "JPEG",
-    "image/gif": "GIF",
-    "image/webp": "WEBP",
-}
-# What a re-encoded image keeps of the original's metadata: what drawing it needs.
-_IMAGE_INFO_KEPT = {"transparency", "duration", "loop", "background", "disposal"}
 # Parse with libyaml when PyYAML was built with it: several times faster.
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 ASSET_REFERENCE = re.compile(r"asset:([A-Za-z0-9][A-Za-z0-9._-]{0,99})")
@@ -457,7 +443,7 @@ class _Checker:
             "max": MAX_ASSET_PIXELS
         }
         try:
-            with Image.open(io.BytesIO(data), formats=[_PILLOW_FORMATS[content_type]]) as image:
+            with Image.open(io.BytesIO(data), formats=[PILLOW_FORMATS[content_type]]) as image:
                 pixels = image.width * image.height * getattr(image, "n_frames", 1)
                 if pixels > MAX_ASSET_PIXELS:
                     self.problems.append(Problem(location, too_large))
@@ -467,7 +453,7 @@ class _Checker:
                     message = _("The package's images have more than %(max)d pixels together.")
                     self.problems.append(Problem(location, message % {"max": MAX_PACKAGE_PIXELS}))
                     return
-                self.images[name] = _image_without_metadata(image)
+                self.images[name] = image_without_metadata(image)
         except Image.DecompressionBombError:  # Pillow's own cap, far above ours
             self.problems.append(Problem(location, too_large))
         except (OSError, SyntaxError, ValueError, EOFError):
@@ -475,27 +461,6 @@ class _Checker:
             # an OSError).
             message = _("The file is not a %(type)s image.") % {"type": content_type}
             self.problems.append(Problem(location, message))
-
-
-def _image_without_metadata(image: Image.Image) -> bytes:
-    """`image` encoded again in its own format with only what drawing it needs: no EXIF
-    (GPS position, camera, time), XMP, comments or colour profile. A photo's EXIF
-    orientation is applied to the pixels first, so that it still shows upright."""
-    image_format = image.format
-    frames = getattr(image, "n_frames", 1)
-    if frames == 1 and image.getexif().get(ExifTags.Base.Orientation, 1) != 1:
-        image = ImageOps.exif_transpose(image)  # a plain copy, turned
-    options: dict[str, Any] = {}
-    if image_format == "JPEG":
-        # The original's quantization tables (no second loss), unless the pixels turned.
-        options["quality"] = "keep" if image.format == "JPEG" else 90
-    elif image_format == "WEBP":
-        options["quality"] = 90
-    # The plug-ins write some of `info` (EXIF, XMP, comments, ICC profile) back out.
-    image.info = {key: value for key, value in image.info.items() if key in _IMAGE_INFO_KEPT}
-    output = io.BytesIO()
-    image.save(output, image_format, save_all=frames > 1, **options)
-    return output.getvalue()
 
 
 def _find_cycle(graph: dict[str, list[str]]) -> list[str] | None:

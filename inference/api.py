@@ -366,12 +366,11 @@ def create_app(
     async def models(request: Request) -> Response:
         worker = state["worker"]
         name = worker.model_name if worker else (settings.served_model_name or settings.model)
-        return JSONResponse(
-            {
-                "object": "list",
-                "data": [{"id": name, "object": "model", "created": 0, "owned_by": "exocortex"}],
-            }
-        )
+        entry = {"id": name, "object": "model", "created": 0, "owned_by": "exocortex"}
+        if worker is not None:
+            # Not in OpenAI's schema: whether requests may carry images (a multimodal core).
+            entry["accepts_images"] = worker.multimodal
+        return JSONResponse({"object": "list", "data": [entry]})
 
     async def health(request: Request) -> Response:
         worker: Worker | None = state["worker"]

@@ -396,6 +396,21 @@ class InferenceClient:
             worker=worker,
         )
 
+    async def accepts_images(self) -> bool:
+        """Whether the workers' model takes images (GET /v1/models of the first worker
+        that answers). InferenceUnavailable when none answers."""
+        last: Exception | None = None
+        for url in self.router.urls:
+            try:
+                response = await self._http.get(f"{url}/v1/models", headers=self._headers)
+                response.raise_for_status()
+                models = response.json().get("data", [])
+            except (httpx.HTTPError, ValueError) as exc:
+                last = exc
+                continue
+            return any(model.get("accepts_images") for model in models)
+        raise InferenceUnavailable(f"no inference worker answered: {last}")
+
     async def health(self) -> dict[str, dict[str, Any]]:
         """Liveness and load of every worker: {url: {"ok": bool, ...}}. Never raises."""
         report: dict[str, dict[str, Any]] = {}

@@ -204,8 +204,9 @@ class TutorConsumer(AuthenticatedJsonConsumer):
                 )
                 try:
                     async for delta in stream:
-                        safe = gate.feed(delta) if gate else delta
-                        if gate is not None and gate.leaked:
+                        # Off the event loop: a check may compare expressions (SymPy).
+                        safe = await asyncio.to_thread(gate.feed, delta)
+                        if gate.leaked:
                             break
                         if safe:
                             shown.append(safe)
@@ -215,18 +216,19 @@ class TutorConsumer(AuthenticatedJsonConsumer):
                     raise
                 finally:
                     await stream.abort()
-            if gate is not None and not gate.leaked:
-                tail = gate.finish()
+            if not gate.leaked:
+                tail = await asyncio.to_thread(gate.finish)
                 if tail and not gate.leaked:
                     shown.append(tail)
                     await coalescer.add(tail)
             await coalescer.flush()
-            if gate is None or not gate.leaked:
+            if not gate.leaked:
                 notes = {"guard_retries": attempt} if attempt else {}
                 return "".join(shown), Turn.Status.COMPLETE, notes
-            logger.info("tutor reply withheld by the answer guard: %s", gate.leaked)
+            logger.info("tutor reply withheld by the guard: %s", gate.leaked)
             await self.send_json({"type": "reply.reset", "seq": seq})
             plan.leaks.append(str(gate.leaked))
+        await database_sync_to_async(conversation.reply_withheld)(chat=self.chat, plan=plan)
         text = await database_sync_to_async(conversation.fallback_hint)(plan=plan)
         return text, Turn.Status.GUARDED, {"leaks": plan.leaks}
 

@@ -13,7 +13,13 @@ import jsonschema
 import pytest
 
 from inference.client import InferenceClient
-from inference.errors import BadRequest, DeadlineExceeded, InferenceBusy, Unauthorized
+from inference.errors import (
+    BadRequest,
+    DeadlineExceeded,
+    InferenceBusy,
+    InferenceUnavailable,
+    Unauthorized,
+)
 
 pytestmark = pytest.mark.vllm
 
@@ -55,7 +61,8 @@ async def read_sse(response: httpx.Response) -> list[dict[str, Any] | str]:
 
 async def test_health_models_and_ready(http):
     assert (await http.get("/health")).json() == {"status": "ok", "engine": "up"}
-    assert (await http.get("/v1/models")).json()["data"][0]["id"] == "tiny-llama"
+    model = (await http.get("/v1/models")).json()["data"][0]
+    assert (model["id"], model["accepts_images"]) == ("tiny-llama", False)
     ready = await http.get("/ready")
     assert ready.status_code == 200
     assert ready.json()["status"] == "ready"
@@ -90,6 +97,14 @@ async def test_non_streaming_completion(http):
     assert payload["object"] == "chat.completion"
     assert payload["choices"][0]["finish_reason"] == "length"
     assert payload["usage"]["completion_tokens"] == 8
+
+
+async def test_client_asks_whether_the_model_accepts_images(worker):
+    async with InferenceClient(worker.url, api_key=worker.api_key) as client:
+        assert await client.accepts_images() is False
+    async with InferenceClient("http://127.0.0.1:9", api_key=worker.api_key) as client:
+        with pytest.raises(InferenceUnavailable):
+            await client.accepts_images()
 
 
 async def test_structured_output_matches_schema(worker):

@@ -83,7 +83,8 @@ async def complete(http: httpx.AsyncClient, request: dict[str, Any]) -> dict[str
 
 
 async def test_worker_serves_the_multimodal_model(http):
-    assert (await http.get("/v1/models")).json()["data"][0]["id"] == "tiny-vlm"
+    model = (await http.get("/v1/models")).json()["data"][0]
+    assert (model["id"], model["accepts_images"]) == ("tiny-vlm", True)
     assert (await http.get("/ready")).status_code == 200
 
 

@@ -66,7 +66,8 @@ async def test_reply_streams_in_coalesced_frames_and_both_turns_are_saved(script
 async def test_worker_dying_mid_reply_saves_an_incomplete_turn_and_retry_finishes_it(scripted):
     world = await database_sync_to_async(reading_world)()
     scripted.scripts += [
-        ScriptedStream(["Half ", "of it", " never arrives"], fail_after=2),
+        # what was shown (checked sentences) is kept; the unchecked tail is not
+        ScriptedStream(["Half of it. ", "The rest", " never arrives"], fail_after=2),
         ScriptedStream(["Here is the whole answer."]),
     ]
     socket, _, _ = await tutor_socket(world)
@@ -77,7 +78,7 @@ async def test_worker_dying_mid_reply_saves_an_incomplete_turn_and_retry_finishe
     assert "try again" in error["message"]
     assert await database_sync_to_async(turns)(world) == [
         (1, "student", "complete", "Explain halves"),
-        (2, "tutor", "incomplete", "Half of it"),
+        (2, "tutor", "incomplete", "Half of it. "),
     ]
     await socket.send_json_to({"type": "message.retry"})
     done = (await frames_until(socket, "reply.done"))[-1]
@@ -106,7 +107,7 @@ async def test_reconnecting_browser_gets_what_it_missed(scripted):
 
 async def test_closing_the_tab_cancels_generation_and_keeps_what_was_said(scripted):
     world = await database_sync_to_async(reading_world)()
-    stream = ScriptedStream(["Slowly ", "slowly ", "slowly."] + ["more "] * 50, pause_s=0.1)
+    stream = ScriptedStream(["Slowly. ", "Slowly. "] + ["More. "] * 50, pause_s=0.1)
     scripted.scripts.append(stream)
     socket, _, _ = await tutor_socket(world)
     await socket.send_json_to({"type": "message.send", "text": "Tell me a long story"})
@@ -179,6 +180,17 @@ async def test_proposed_answer_is_judged_by_the_checker_not_the_model(scripted):
     await socket.disconnect()
     assert "proposal '0.7' is NOT correct" in scripted.calls[0][0]["content"]
     assert "proposal '3/4' is CORRECT" in scripted.calls[1][0]["content"]
+
+
+async def test_confirming_a_right_proposal_is_not_withheld_as_a_leak(scripted):
+    world, _presentation = await database_sync_to_async(open_exercise_world)()
+    scripted.scripts.append(ScriptedStream(["Yes, 0.75 is right. ", "Well done!"]))
+    socket, _, _ = await tutor_socket(world)
+    await socket.send_json_to({"type": "message.send", "text": "is it 0.75?"})
+    frames = await frames_until(socket, "reply.done")
+    await socket.disconnect()
+    assert "reply.reset" not in [f["type"] for f in frames]
+    assert frames[-1]["turn"]["text"] == "Yes, 0.75 is right. Well done!"
 
 
 # --- access and limits --------------------------------------------------------------------
@@ -268,3 +280,20 @@ async def test_personal_data_is_masked_before_it_is_saved_or_sent_to_the_model(s
     assert "612" not in rows[0][3]
     flagged, flags = await database_sync_to_async(session_state)(world)
     assert flagged and flags == ["personal_data"]
+
+
+async def test_a_model_reply_with_personal_data_is_withheld_and_flags_the_conversation(scripted):
+    world = await database_sync_to_async(reading_world)()
+    scripted.scripts += [
+        ScriptedStream(["Sure. ", "Call me on +1 415 555 0100 tonight."]),
+        ScriptedStream(["You can reach me at 555-123-4567."]),
+    ]
+    socket, _, _ = await tutor_socket(world)
+    await socket.send_json_to({"type": "message.send", "text": "can I call you?"})
+    frames = await frames_until(socket, "reply.done")
+    await socket.disconnect()
+    shown = "".join(f["text"] for f in frames if f["type"] == "reply.delta")
+    assert "555" not in shown and "555" not in frames[-1]["turn"]["text"]
+    assert frames[-1]["turn"]["status"] == "guarded"
+    flagged, flags = await database_sync_to_async(session_state)(world)
+    assert flagged and flags == ["tutor_reply"]
