@@ -19,9 +19,10 @@ from learning import selectors as learning_selectors
 from learning import services as learning_services
 from learning.models import Presentation
 from tutor import safety, services
+from tutor.memory import memory_for_prompt
 from tutor.models import Turn, TutorSession
 from tutor.prompt import TutorContext, build_context
-from tutor.tools import check_proposals
+from tutor.tools import check_proposals, elimination_exhausted
 
 logger = logging.getLogger(__name__)
 
@@ -139,8 +140,18 @@ def reply_plan(*, chat: Chat) -> ReplyPlan:
     question = next((t.text for t in reversed(tail) if t.role == Turn.Role.STUDENT), "")
     presentation = _open_presentation(chat)
     verdicts = []
+    verdicts_withheld = False
     if presentation is not None and question:
-        verdicts = check_proposals(snapshot=presentation.exercise_version.snapshot, text=question)
+        snapshot = presentation.exercise_version.snapshot
+        earlier = [
+            verdict
+            for turn in tail
+            if turn.presentation_id == presentation.id
+            for verdict in turn.notes.get("verdicts", [])
+        ]
+        verdicts_withheld = elimination_exhausted(snapshot=snapshot, earlier=earlier)
+        if not verdicts_withheld:
+            verdicts = check_proposals(snapshot=snapshot, text=question)
     common = {
         "learner": chat.learner,
         "lesson": chat.lesson,
@@ -148,7 +159,9 @@ def reply_plan(*, chat: Chat) -> ReplyPlan:
         "conversation": [t for t in tail if t.status != Turn.Status.INCOMPLETE or t.text],
         "language": chat.language,
         "verdicts": verdicts,
+        "verdicts_withheld": verdicts_withheld,
         "passages": _passages(chat, question),
+        "memory": memory_for_prompt(learner=chat.learner, course=chat.lesson.unit.course),
     }
     context = build_context(**common)
     stricter = build_context(**common, stricter=True)
@@ -184,13 +197,39 @@ def retry_prepare(*, chat: Chat) -> bool:
     return last.role == Turn.Role.STUDENT or last.status == Turn.Status.INCOMPLETE
 
 
-def gate_for(plan: ReplyPlan):
-    """The answer-leak gate while an exercise is open (None while reading)."""
-    if plan.snapshot is None:
+class _Checks:
+    """Several guards as one (same interface: `.check(text)`): the first finding wins."""
+
+    def __init__(self, *guards: Any) -> None:
+        self.guards = guards
+
+    def check(self, text: str) -> Any:
+        for guard in self.guards:
+            finding = guard.check(text)
+            if finding is not None:
+                return finding
         return None
+
+
+def gate_for(plan: ReplyPlan):
+    """What every reply passes before the student sees it, sentence by sentence
+    (tutor.guard.StreamGate): the safety screening of model output (tutor.safety) always,
+    and while an exercise is open the answer-leak guard, unless the checker has just
+    found the student's own proposal right (saying so is not a leak)."""
     from tutor.guard import LeakGuard, StreamGate
 
-    return StreamGate(LeakGuard(plan.snapshot))
+    guards: list[Any] = [safety.OutgoingCheck()]
+    verdicts = plan.context.notes.get("verdicts", [])
+    if plan.snapshot is not None and not any(v.get("correct") for v in verdicts):
+        guards.insert(0, LeakGuard(plan.snapshot))
+    return StreamGate(_Checks(*guards))
+
+
+def reply_withheld(*, chat: Chat, plan: ReplyPlan) -> None:
+    """Every generated reply was withheld; one that failed the safety screening (not
+    only the answer guard) flags the conversation for the teacher."""
+    if any(leak.startswith("safety:") for leak in plan.leaks):
+        services.session_flag(session=chat.session, reasons=["tutor_reply"])
 
 
 def fallback_hint(*, plan: ReplyPlan) -> str:

@@ -101,3 +101,46 @@ class TranscriptNote(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} note on session {self.session_id}"
+
+
+class LearnerMemory(models.Model):
+    """What the tutor remembers about a learner on a course, distilled nightly from their
+    conversations (tutor.memory): misconceptions seen, what helped, interests. Short lists
+    of short notes, each screened for personal data before it is stored; shown to the
+    class's teachers, who may delete it.
+
+    `source_until` is the id of the newest turn already read: a rerun reads only turns
+    after it, so distilling twice costs nothing and counts nothing twice. Deleting keeps
+    the row (empty, `deleted_at` set) so the deleted notes are not distilled again from
+    the same turns.
+    """
+
+    learner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="tutor_memories"
+    )
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="+")
+    misconceptions = models.JSONField(default=list, blank=True)
+    helped = models.JSONField(default=list, blank=True)
+    interests = models.JSONField(default=list, blank=True)
+    source_until = models.PositiveBigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    deleted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["learner", "course"], name="tutor_memory_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"tutor memory of {self.learner_id} on course {self.course_id}"
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.misconceptions or self.helped or self.interests)

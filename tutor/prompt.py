@@ -75,7 +75,12 @@ def system_prompt(
 
 
 def exercise_block(
-    *, presentation: Presentation, language: str, learner: User, verdicts: list[Verdict]
+    *,
+    presentation: Presentation,
+    language: str,
+    learner: User,
+    verdicts: list[Verdict],
+    verdicts_withheld: bool = False,
 ) -> str:
     snapshot = presentation.exercise_version.snapshot
     source = snapshot["source_language"]
@@ -107,6 +112,12 @@ def exercise_block(
     for verdict in verdicts:
         word = "CORRECT" if verdict.correct else "NOT correct"
         lines.append(f"Checker verdict: the student's proposal {verdict.candidate!r} is {word}.")
+    if verdicts_withheld:
+        lines.append(
+            "The student has been ruling out choices one by one. Do not say whether any "
+            "choice is right or wrong now: ask for their reasoning, and tell them to submit "
+            "their answer in the exercise to check it."
+        )
     return "\n".join(lines)
 
 
@@ -119,6 +130,7 @@ def build_context(
     language: str,
     verdicts: list[Verdict],
     passages: list[Any],
+    verdicts_withheld: bool = False,
     memory: str = "",
     stricter: bool = False,
 ) -> TutorContext:
@@ -149,7 +161,11 @@ def build_context(
     if presentation is not None:
         parts.append(
             exercise_block(
-                presentation=presentation, language=language, learner=learner, verdicts=verdicts
+                presentation=presentation,
+                language=language,
+                learner=learner,
+                verdicts=verdicts,
+                verdicts_withheld=verdicts_withheld,
             )
         )
     if memory:
@@ -163,6 +179,8 @@ def build_context(
     notes: dict[str, Any] = {"mode": mode}
     if verdicts:
         notes["verdicts"] = [{"candidate": v.candidate, "correct": v.correct} for v in verdicts]
+    if verdicts_withheld:
+        notes["verdicts_withheld"] = True
     return TutorContext(
         messages=messages,
         mode=mode,

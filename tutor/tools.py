@@ -64,3 +64,18 @@ def check_proposals(*, snapshot: dict[str, Any], text: str) -> list[Verdict]:
             shown = chr(ord("A") + int(candidate[0])) if isinstance(candidate, list) else candidate
             verdicts.append(Verdict(candidate=str(shown), correct=result.is_correct))
     return verdicts
+
+
+CHOICE_KINDS = ("single_choice", "multiple_choice")
+
+
+def elimination_exhausted(*, snapshot: dict[str, Any], earlier: list[dict[str, Any]]) -> bool:
+    """Whether confirming or rejecting one more choice would let the student find the
+    answer by elimination instead of by reasoning: once the chat has rejected all but two
+    of a choice exercise's options, verdicts stop (the student submits in the exercise,
+    where the attempt counts). `earlier`: the verdict notes of this exercise's earlier
+    replies ({"candidate", "correct"})."""
+    if snapshot["kind"] not in CHOICE_KINDS:
+        return False
+    rejected = {v["candidate"] for v in earlier if not v.get("correct")}
+    return len(rejected) >= max(1, len(snapshot.get("choices", [])) - 2)

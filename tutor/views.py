@@ -13,6 +13,7 @@ from accounts.selectors import classroom_get_for_manager, classroom_students
 from common.errors import ApplicationError
 from courses.rendering import render_markdown
 from courses.selectors import asset_base
+from tutor import memory as tutor_memory
 from tutor import selectors, services
 from tutor.selectors import TranscriptFilter
 
@@ -64,6 +65,8 @@ def transcript(request: HttpRequest, classroom_id: int, session_id: int) -> Http
         "session": session,
         "turns": turns,
         "notes": notes,
+        # What the tutor remembers about the learner on this course (tutor.memory).
+        "memory": tutor_memory.memory_get(learner=session.learner, course=session.course),
     }
     return render(request, "tutor/transcript.html", context)
 
@@ -71,7 +74,7 @@ def transcript(request: HttpRequest, classroom_id: int, session_id: int) -> Http
 @login_required
 @require_POST
 def transcript_action(request: HttpRequest, classroom_id: int, session_id: int) -> HttpResponse:
-    """Flag, clear the flag, or comment."""
+    """Flag, clear the flag, comment, or delete the learner's memory on the course."""
     session = selectors.session_get_for_teacher(
         user=request.user, classroom_id=classroom_id, session_id=session_id
     )
@@ -91,6 +94,12 @@ def transcript_action(request: HttpRequest, classroom_id: int, session_id: int) 
                 turn_seq=_int_or_none(request.POST.get("turn")),
             )
             messages.success(request, _("Comment saved."))
+        elif action == "memory_delete":
+            memory = tutor_memory.memory_get(learner=session.learner, course=session.course)
+            if memory is None or memory.is_empty:
+                raise ApplicationError(_("The tutor remembers nothing about this student."))
+            tutor_memory.memory_delete(memory=memory, by=request.user)
+            messages.success(request, _("The tutor's memory of this student was deleted."))
         else:
             messages.error(request, _("Unknown action."))
     except ApplicationError as exc:

@@ -12,6 +12,7 @@ an explanation in `.env.example`. Two modes come out of the same code:
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -238,6 +239,17 @@ TUTOR_COALESCE_MS = env.int("TUTOR_COALESCE_MS", default=50)
 # Messages one student may send the tutor per window (seconds).
 TUTOR_RATE_LIMIT_MESSAGES = env.int("TUTOR_RATE_LIMIT_MESSAGES", default=20)
 TUTOR_RATE_LIMIT_WINDOW_SECONDS = env.int("TUTOR_RATE_LIMIT_WINDOW_SECONDS", default=60)
+# Learner memory (tutor.memory): the hour (UTC, 0-23) at which beat starts the
+# nightly distillation; per learner and course, at most this many of the newest turns and
+# characters of them are read each night (older unread turns are skipped: the cost of a
+# night is bounded whatever a learner wrote). The characters must fit the model's context.
+TUTOR_MEMORY_HOUR = env.int("TUTOR_MEMORY_HOUR", default=2)
+TUTOR_MEMORY_SOURCE_TURNS = env.int("TUTOR_MEMORY_SOURCE_TURNS", default=40)
+TUTOR_MEMORY_SOURCE_CHARS = env.int("TUTOR_MEMORY_SOURCE_CHARS", default=3000)
+CELERY_BEAT_SCHEDULE["tutor-distil-memories"] = {
+    "task": "tutor.tasks.distil_memories",
+    "schedule": crontab(hour=TUTOR_MEMORY_HOUR, minute=0),
+}
 
 # --- product limits -------------------------------------------------------------------
 VARIANTS_MAX_PER_REQUEST = env.int("VARIANTS_MAX_PER_REQUEST", default=10)
