@@ -147,7 +147,8 @@ def _compact(text: str) -> str:
 
 # --- numbers in a text ------------------------------------------------------------------
 
-_BLOB = re.compile(r"\d+(?:(?:[.,']| (?=\d{3}(?!\d)))\d+)*")
+# A leading point without a whole part (".75", ",75") counts after a space, "=" or "(".
+_BLOB = re.compile(r"(?:(?:(?<=[\s=(:])|^)[.,](?=\d))?\d+(?:(?:[.,']| (?=\d{3}(?!\d)))\d+)*")
 _FRACTION_BAR = re.compile(r"\s*(?:/|over|sobre|sur|على)\s*")
 _PERCENT = re.compile(
     r"\s*(?:%|percent\b|per cent\b|por ciento\b|pour ?cent\b|بالمئه|بالمائه|في المئه|في المائه)"
@@ -191,6 +192,12 @@ def _blob_readings(blob: str) -> list[tuple[Fraction, int, int]]:
     """(value, decimals, significant digits) for every plausible reading of a digit blob:
     "1,234" is 1234 or 1.234; "0,75" is 0.75; "1 234,5" is 1234.5; "1,2,3" is nothing
     joined (the caller reads its parts)."""
+    if blob[:1] in ".,":  # ".75"
+        digits = blob[1:]
+        if not digits.isdigit():
+            return []
+        value = _decimal("0." + digits)
+        return [] if value is None else [(value, len(digits), len(digits.lstrip("0")) or 1)]
     separators = re.findall(r"[.,' ]", blob)
     groups = re.split(r"[.,' ]", blob)
     readings: list[tuple[str, int]] = []

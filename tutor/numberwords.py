@@ -600,28 +600,44 @@ def _decimal_digits(
     return digits, end
 
 
+_ONE_WORD = re.compile(r"[\s,\-]*(\w+)[\s,\-]*")
+
+
 def _digit_sequences(text: str, numbers: list[_Number]) -> list[NumberPhrase]:
-    """Two or more single digits in a row ("one five", "uno, cinco") read as one number."""
+    """Two or more single digits in a row ("one five", "uno, cinco") read as one number,
+    with at most one decimal point word among them ("zero, point, seven, five")."""
     phrases = []
     sequence: list[_Number] = []
+    point_at: int | None = None  # digits before the decimal point word
 
     def close() -> None:
         if len(sequence) >= 2:
             digits = "".join(str(n.value) for n in sequence)
+            if point_at is not None and 0 < point_at < len(digits):
+                digits = digits[:point_at] + "." + digits[point_at:]
             phrases.append(
                 NumberPhrase(sequence[0].start, sequence[-1].end, frozenset({Fraction(digits)}))
             )
 
     for number in numbers:
         is_digit = number.single_digits and number.words == 1
-        adjacent = bool(sequence) and re.fullmatch(
-            r"[\s,\-]*", text[sequence[-1].end : number.start]
+        between = text[sequence[-1].end : number.start] if sequence else ""
+        adjacent = bool(sequence) and re.fullmatch(r"[\s,\-]*", between)
+        word_between = _ONE_WORD.fullmatch(between)
+        pointed = (
+            bool(sequence)
+            and point_at is None
+            and word_between is not None
+            and word_between.group(1) in DECIMAL_POINTS
         )
-        if is_digit and (adjacent or not sequence):
+        if is_digit and (adjacent or pointed or not sequence):
+            if pointed:
+                point_at = len(sequence)
             sequence.append(number)
             continue
         close()
         sequence = [number] if is_digit else []
+        point_at = None
     close()
     return phrases
 

@@ -252,7 +252,8 @@ async def test_self_harm_gets_a_fixed_caring_reply_not_the_model_and_alerts_the_
     assert "trust" in frames[-1]["turn"]["text"]
     assert scripted.calls == []  # the model was not asked
     flagged, flags = await database_sync_to_async(session_state)(world)
-    assert flagged and flags == ["self_harm"]
+    assert flagged
+    assert flags == ["self_harm"]
     for _ in range(50):  # the alert goes out after commit (through the broker in services mode)
         if mailoutbox:
             break
@@ -273,13 +274,15 @@ async def test_personal_data_is_masked_before_it_is_saved_or_sent_to_the_model(s
     frames = await frames_until(socket, "reply.done")
     await socket.disconnect()
     saved = frames[0]["turn"]
-    assert "612" not in saved["text"] and "what is a fraction?" in saved["text"]
+    assert "612" not in saved["text"]
+    assert "what is a fraction?" in saved["text"]
     assert saved["notice"]
     assert "612" not in scripted.calls[0][-1]["content"]
     rows = await database_sync_to_async(turns)(world)
     assert "612" not in rows[0][3]
     flagged, flags = await database_sync_to_async(session_state)(world)
-    assert flagged and flags == ["personal_data"]
+    assert flagged
+    assert flags == ["personal_data"]
 
 
 async def test_a_model_reply_with_personal_data_is_withheld_and_flags_the_conversation(scripted):
@@ -293,7 +296,9 @@ async def test_a_model_reply_with_personal_data_is_withheld_and_flags_the_conver
     frames = await frames_until(socket, "reply.done")
     await socket.disconnect()
     shown = "".join(f["text"] for f in frames if f["type"] == "reply.delta")
-    assert "555" not in shown and "555" not in frames[-1]["turn"]["text"]
+    assert "555" not in shown
+    assert "555" not in frames[-1]["turn"]["text"]
     assert frames[-1]["turn"]["status"] == "guarded"
     flagged, flags = await database_sync_to_async(session_state)(world)
-    assert flagged and flags == ["tutor_reply"]
+    assert flagged
+    assert flags == ["tutor_reply"]

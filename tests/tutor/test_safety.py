@@ -91,5 +91,6 @@ def test_outgoing_check_withholds_a_reply_with_personal_data_or_abuse():
     check = OutgoingCheck()
     assert check.check("Great work! Now try dividing both sides by 3.") is None
     hit = check.check("You can call me at +1 415 555 0100.")
-    assert hit is not None and PERSONAL_DATA in hit.categories
+    assert hit is not None
+    assert PERSONAL_DATA in hit.categories
     assert "safety:" in str(hit)

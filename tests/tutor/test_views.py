@@ -103,13 +103,15 @@ def test_flag_clear_and_comment_are_recorded(client, mailoutbox):
     )
     client.post(action, {"action": "flag"})
     session.refresh_from_db()
-    assert session.flagged_at is not None and session.flags == ["teacher"]
+    assert session.flagged_at is not None
+    assert session.flags == ["teacher"]
     assert mailoutbox == []  # a teacher's own flag sends no alert
     client.post(action, {"action": "comment", "text": "Talked to her.", "turn": "1"})
     client.post(action, {"action": "comment", "text": "Nope", "turn": "99"})
     client.post(action, {"action": "clear"})
     session.refresh_from_db()
-    assert session.flagged_at is None and session.flags == []
+    assert session.flagged_at is None
+    assert session.flags == []
     notes = list(TranscriptNote.objects.filter(session=session).values_list("kind", "text"))
     assert notes == [("flagged", ""), ("comment", "Talked to her."), ("cleared", "")]
     page = client.get(detail_url(world, session))
