@@ -12,7 +12,9 @@ runs of whitespace collapsed; leading/trailing whitespace and sentence punctuati
 (. , ; : ! ? ¡ ¿ and quotes) ignored.
 """
 
+import atexit
 import enum
+import logging
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -22,10 +24,35 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
-from courses.mathexpr import ExpressionError, expressions_equivalent, parse_expression
+from common.isolation import PoolBusy, WorkerCrashed, WorkerPool, WorkerTimeout
+from courses import mathexpr
+from courses.mathexpr import AnswerKeyError, ExpressionError
+
+logger = logging.getLogger(__name__)
 
 MAX_RESPONSE_LENGTH = 200
 MAX_FREE_RESPONSE_LENGTH = 5000
+# Numbers in answer keys (value and tolerance). Exact arithmetic on bigger ones is slow:
+# Fraction(Decimal("1E+10000000")) alone takes seconds, holding the GIL.
+MAX_NUMBER_DIGITS = 30
+MAX_NUMBER_EXPONENT = 300
+# Expression answers and keys are parsed and compared in worker processes (SymPy work
+# on text a user typed; see common.isolation and courses.mathexpr): at most this long,
+# waiting for a free worker included, after which the worker is killed and the answer
+# is "too complex to check".
+EXPRESSION_CHECK_SECONDS = 2.0
+EXPRESSION_WORKERS = 2
+EXPRESSION_WORKER_MEMORY_BYTES = 512 * 1024 * 1024
+EXPRESSION_WORKER_NICE = 5
+
+# One pool per process (it starts no process until the first expression is checked).
+_expression_pool = WorkerPool(
+    size=EXPRESSION_WORKERS,
+    memory_bytes=EXPRESSION_WORKER_MEMORY_BYTES,
+    preload=["courses.mathexpr"],
+    nice=EXPRESSION_WORKER_NICE,
+)
+atexit.register(_expression_pool.close)
 
 
 class Status(enum.StrEnum):
@@ -59,6 +86,9 @@ def check_answer(*, snapshot: dict[str, Any], response: Any) -> CheckResult:
     """Check `response` against the exercise `snapshot`.
 
     `response` is a list of choice indices for choice exercises and a string otherwise.
+    Returns within about EXPRESSION_CHECK_SECONDS whatever the input; expression answers
+    block on a worker process meanwhile, so async code calls this through
+    `sync_to_async`. Other kinds take microseconds.
     """
     checker = _CHECKERS.get(snapshot["kind"])
     if checker is None:
@@ -135,8 +165,39 @@ def _unit_key(unit: str) -> str:
     return "".join(unit.split())
 
 
+def number_in_range(number: Decimal) -> bool:
+    """`number` is finite, of at most MAX_NUMBER_DIGITS significant digits, and zero or
+    between 10^-MAX_NUMBER_EXPONENT and 10^MAX_NUMBER_EXPONENT in size."""
+    if not number.is_finite():
+        return False
+    if number.is_zero():
+        return True
+    significant = "".join(map(str, number.as_tuple().digits)).rstrip("0")
+    return len(significant) <= MAX_NUMBER_DIGITS and (abs(number.adjusted()) <= MAX_NUMBER_EXPONENT)
+
+
+def _key_number(value: Any) -> Fraction | None:
+    try:
+        number = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        return None
+    return Fraction(number) if number_in_range(number) else None
+
+
+def _broken_key(snapshot: dict[str, Any]) -> CheckResult:
+    logger.warning("answer key out of range or invalid: %r", snapshot["answer"])
+    return _invalid(
+        _("This exercise cannot be checked: its answer key is invalid. Tell your teacher.")
+    )
+
+
 def check_numeric(snapshot: dict[str, Any], response: Any) -> CheckResult:
     key = snapshot["answer"]
+    # Keys saved before authoring enforced MAX_NUMBER_EXPONENT are refused here too.
+    expected = _key_number(key.get("value"))
+    tolerance = _key_number(key.get("tolerance") or 0)
+    if expected is None or tolerance is None or tolerance < 0:
+        return _broken_key(snapshot)
     try:
         value, unit = parse_number(response if isinstance(response, str) else "")
     except ValueError as exc:
@@ -148,8 +209,6 @@ def check_numeric(snapshot: dict[str, Any], response: Any) -> CheckResult:
         return _invalid(_("This answer is a plain number, without a unit."))
     if unit and _unit_key(unit) != _unit_key(expected_unit):
         return _verdict(False)
-    expected = Fraction(Decimal(str(key["value"])))
-    tolerance = Fraction(Decimal(str(key.get("tolerance", 0))))
     if key.get("relative"):
         tolerance *= abs(expected)
     return _verdict(abs(value - expected) <= tolerance)
@@ -158,13 +217,63 @@ def check_numeric(snapshot: dict[str, Any], response: Any) -> CheckResult:
 # --- math expression ------------------------------------------------------------------
 
 
+def expression_error_message(error: ExpressionError) -> str:
+    """The learner-facing, translated message of `error` (courses.mathexpr has no
+    Django, so it cannot translate)."""
+    return _(error.message) % error.params
+
+
+def _busy() -> str:
+    return _("Answer checking is busy. Try again in a moment.")
+
+
 def check_expression(snapshot: dict[str, Any], response: Any) -> CheckResult:
+    given = response if isinstance(response, str) else ""
+    if len(given) > mathexpr.MAX_LENGTH:  # not worth sending to a worker
+        return _invalid(_(mathexpr.TOO_LONG))
     try:
-        given = parse_expression(response if isinstance(response, str) else "")
+        equivalent = _expression_pool.call(
+            mathexpr.texts_equivalent,
+            snapshot["answer"]["expected"],
+            given,
+            timeout=EXPRESSION_CHECK_SECONDS,
+        )
     except ExpressionError as exc:
-        return _invalid(str(exc))
-    expected = parse_expression(snapshot["answer"]["expected"])
-    return _verdict(expressions_equivalent(expected, given))
+        return _invalid(expression_error_message(exc))
+    except AnswerKeyError:
+        return _broken_key(snapshot)
+    except (WorkerTimeout, WorkerCrashed):
+        logger.warning("expression check stopped: %r", given)
+        return _invalid(_(mathexpr.TOO_COMPLEX))
+    except PoolBusy:
+        logger.warning("expression check refused: all workers busy")
+        return _invalid(_busy())
+    except Exception:  # a bug, not the learner's fault: say so rather than answer 500
+        logger.exception("expression check failed: %r", given)
+        return _invalid(_(mathexpr.TOO_COMPLEX))
+    return _verdict(equivalent)
+
+
+def expression_key_error(text: str) -> str | None:
+    """Why `text` cannot be an expression answer key (translated), or None when it can.
+
+    Parses in the answer checker's worker, under the same time limit: parsing is SymPy
+    work too, and an author is as untrusted as a learner.
+    """
+    if len(text) > mathexpr.MAX_LENGTH:
+        return _(mathexpr.TOO_LONG)
+    try:
+        _expression_pool.call(
+            mathexpr.check_expression_text, text, timeout=EXPRESSION_CHECK_SECONDS
+        )
+    except ExpressionError as exc:
+        return expression_error_message(exc)
+    except (WorkerTimeout, WorkerCrashed):
+        logger.warning("expression key check stopped: %r", text)
+        return _(mathexpr.TOO_COMPLEX)
+    except PoolBusy:
+        return _busy()
+    return None
 
 
 # --- short text -----------------------------------------------------------------------

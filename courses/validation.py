@@ -7,7 +7,8 @@ Answer keys (Exercise.answer) per kind:
 
 * single_choice / multiple_choice: `{}` (correctness lives on the choices)
 * numeric: `{"value": "0.75", "tolerance": "0.005", "relative": false, "unit": "cm"}`
-  (`tolerance`, `relative`, `unit` optional; numbers as strings or numbers)
+  (`tolerance`, `relative`, `unit` optional; numbers as strings or numbers, within
+  courses.checkers.number_in_range so that checking stays cheap)
 * expression: `{"expected": "2(x+1)"}` (parsed by courses.mathexpr)
 * short_text: `{"accepted": ["3/4", "three quarters"], "case_sensitive": false,
   "accent_sensitive": false}`
@@ -19,7 +20,12 @@ from typing import Any
 
 from django.utils.translation import gettext as _
 
-from courses.mathexpr import ExpressionError, parse_expression
+from courses.checkers import (
+    MAX_NUMBER_DIGITS,
+    MAX_NUMBER_EXPONENT,
+    expression_key_error,
+    number_in_range,
+)
 from courses.models import ExerciseKind
 
 Problem = tuple[str, str]
@@ -38,6 +44,13 @@ def _number(value: Any) -> Decimal | None:
     return number if number.is_finite() else None
 
 
+def _out_of_range() -> str:
+    return _(
+        "Use at most %(digits)d significant digits, and a number between "
+        "10^-%(exponent)d and 10^%(exponent)d (or 0)."
+    ) % {"digits": MAX_NUMBER_DIGITS, "exponent": MAX_NUMBER_EXPONENT}
+
+
 def clean_answer(kind: str, answer: Any) -> tuple[dict[str, Any], list[Problem]]:
     """Normalised answer key for `kind`, and the problems found."""
     problems: list[Problem] = []
@@ -52,8 +65,12 @@ def clean_answer(kind: str, answer: Any) -> tuple[dict[str, Any], list[Problem]]
         tolerance = _number(answer.get("tolerance", 0) or 0)
         if value is None:
             problems.append(("answer.value", _("Enter the correct number.")))
+        elif not number_in_range(value):
+            problems.append(("answer.value", _out_of_range()))
         if tolerance is None or (tolerance is not None and tolerance < 0):
             problems.append(("answer.tolerance", _("The tolerance must be a number ≥ 0.")))
+        elif not number_in_range(tolerance):
+            problems.append(("answer.tolerance", _out_of_range()))
         unit = str(answer.get("unit", "") or "").strip()
         if len(unit) > 20:
             problems.append(("answer.unit", _("The unit is too long.")))
@@ -66,10 +83,10 @@ def clean_answer(kind: str, answer: Any) -> tuple[dict[str, Any], list[Problem]]
         return cleaned, problems
     if kind == ExerciseKind.EXPRESSION:
         expected = str(answer.get("expected", "") or "").strip()
-        try:
-            parse_expression(expected)
-        except ExpressionError as exc:
-            problems.append(("answer.expected", _("Expected answer: %(error)s") % {"error": exc}))
+        # Within courses.mathexpr's limits, so checking answers against it is too.
+        error = expression_key_error(expected)
+        if error is not None:
+            problems.append(("answer.expected", _("Expected answer: %(error)s") % {"error": error}))
         return {"expected": expected}, problems
     if kind == ExerciseKind.SHORT_TEXT:
         accepted = answer.get("accepted")

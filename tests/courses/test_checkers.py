@@ -4,6 +4,7 @@ import time
 
 import pytest
 
+from courses import checkers, mathexpr
 from courses.checkers import Status, check_answer, normalize_text, parse_number
 from courses.mathexpr import ExpressionError, expressions_equivalent, parse_expression
 
@@ -251,3 +252,157 @@ def test_free_response_empty_or_huge_is_invalid(response):
 def test_unknown_kind_is_a_programming_error():
     with pytest.raises(ValueError, match="unknown exercise kind"):
         check_answer(snapshot=snapshot("essay"), response="x")
+
+
+# --- hostile answers (issue 12): bounded by construction --------------------------------
+
+
+@pytest.fixture(scope="module", autouse=True)
+def expression_workers_started():
+    # The first expression check starts the fork server (it imports SymPy): keep that
+    # out of the timed tests.
+    check_answer(snapshot=snapshot("expression", {"expected": "x"}), response="x")
+
+
+HOSTILE = [
+    # Seconds to minutes of expansion before, now refused from the tree's size.
+    ("(a+b+c+d)^100", None),
+    ("((x+1)^100)^100", "This expression is too complex to check."),
+    ("e^e^e^e^e^x", "This expression is too complex to check."),
+    ("x^x^x^x", "This expression is too complex to check."),
+    ("exp(exp(exp(x)))", "This expression is too complex to check."),
+    ("(a+b)^100*(c+d)^100", "This expression is too complex to check."),
+    ("x^100*x^100", "This expression is too complex to check."),
+    # Numbers SymPy would compute exactly.
+    ("e^e^e^e^e", "Exponent too large."),
+    ("(((999999999999999/999999999999998)^100)^100)^100", "Number too large."),
+    ("999999999999999^66*999999999999999^66*999999999999999^66", "Number too large."),
+    ("sqrt(999999999999989^66+7)", "Number too large."),
+    ("exp(ln(2)*999999999999989)", "Exponent too large."),
+    ("exp(ln(y)+ln(2)*3*(0.5/2+999999999999989))", "Exponent too large."),
+    # No factorials in the grammar; deep nesting; long input.
+    ("999999999999999!", "Unexpected character “!”."),
+    ("sin(" * 30 + "x" + ")" * 30, "Expression nested too deeply."),
+    ("x+" * 5000 + "x", "Expression too long."),
+]
+
+
+@pytest.mark.parametrize(("hostile", "message"), HOSTILE)
+def test_hostile_expression_answer_is_answered_within_the_time_limit(hostile, message):
+    exercise = snapshot("expression", {"expected": "2x+2"})
+    started = time.monotonic()
+    result = check_answer(snapshot=exercise, response=hostile)
+    # Before: (a+b+c+d)^100 > 25 s, ((x+1)^100)^100 ~10 s, e^e^e^e^e^x never ended.
+    assert time.monotonic() - started < 6
+    if message is None:  # checked (numerically), and wrong
+        assert result.status == Status.INCORRECT
+    else:
+        assert result.status == Status.INVALID
+        assert result.message == message
+
+
+@pytest.mark.parametrize("hostile", ["((x+1)^100)^100", "e^e^e^e^e^x", "(a+b+c+d)^100"])
+def test_hostile_expression_as_the_answer_key_is_not_checked(hostile):
+    # A key stored before today's limits: every answer says so at once.
+    exercise = snapshot("expression", {"expected": hostile})
+    started = time.monotonic()
+    result = check_answer(snapshot=exercise, response="x")
+    assert time.monotonic() - started < 6
+    if hostile == "(a+b+c+d)^100":
+        assert result.status == Status.INCORRECT
+    else:
+        assert result.status == Status.INVALID
+        assert result.message == (
+            "This exercise cannot be checked: its answer key is invalid. Tell your teacher."
+        )
+
+
+def run_forever(*args):
+    """Stands for a comparison that runs past every limit (runs in the worker)."""
+    while True:
+        pass
+
+
+def test_check_that_runs_out_of_time_is_too_complex_and_the_next_one_works(monkeypatch):
+    # A bound nobody thought of: the comparison itself runs past the limit.
+    monkeypatch.setattr(mathexpr, "texts_equivalent", run_forever)
+    exercise = snapshot("expression", {"expected": "x"})
+    started = time.monotonic()
+    result = check_answer(snapshot=exercise, response="x")
+    elapsed = time.monotonic() - started
+    assert result.status == Status.INVALID
+    assert result.message == "This expression is too complex to check."
+    assert checkers.EXPRESSION_CHECK_SECONDS <= elapsed < 6
+    monkeypatch.undo()
+    assert check_answer(snapshot=exercise, response="x").status == Status.CORRECT
+
+
+@pytest.mark.parametrize(
+    ("expected", "given"),
+    [
+        ("tan(x+pi/2)", "-1/tan(x)"),  # SymPy writes it -cot(x)
+        ("sqrt(x^2)", "abs(x)"),
+        ("(x^2-1)/(x-1)", "x+1"),
+        ("exp(2x)", "exp(x)^2"),
+        ("x*sqrt(x)", "x^(3/2)"),
+        ("(a+b+c+d)^10", "(d+c+b+a)^10"),
+        ("(x+1)^100", "(1+x)^100"),
+    ],
+)
+def test_more_normal_answers_check_correctly(expected, given):
+    result = check_answer(snapshot=snapshot("expression", {"expected": expected}), response=given)
+    assert result.status == Status.CORRECT
+
+
+def test_normal_expression_answer_checks_in_milliseconds():
+    exercise = snapshot("expression", {"expected": "2(x+1)"})
+    started = time.monotonic()
+    for _ in range(20):
+        assert check_answer(snapshot=exercise, response="2x+2").status == Status.CORRECT
+    assert (time.monotonic() - started) / 20 < 0.5
+
+
+# --- numeric keys out of range (issue 12) -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        {"value": "1E+10000000"},
+        {"value": "1E+999999999"},
+        {"value": "1E-999999999"},
+        {"value": "1", "tolerance": "1E+999999999"},
+        {"value": "1.0000000000000000000000000000001"},
+        {"value": "Infinity"},
+        {"value": "NaN"},
+        {"value": "1", "tolerance": "-1"},
+    ],
+)
+def test_numeric_key_out_of_range_is_not_checked_and_answers_at_once(key):
+    exercise = snapshot("numeric", key)
+    started = time.monotonic()
+    result = check_answer(snapshot=exercise, response="1E+999")
+    # Before: 6 s per answer for 1E+10000000, hours for 1E+999999999.
+    assert time.monotonic() - started < 0.5
+    assert result.status == Status.INVALID
+    assert result.message == (
+        "This exercise cannot be checked: its answer key is invalid. Tell your teacher."
+    )
+
+
+@pytest.mark.parametrize(
+    ("key", "response", "status"),
+    [
+        ({"value": "1E+300"}, "1E+300", Status.CORRECT),
+        ({"value": "1E-300"}, "0", Status.INCORRECT),
+        (
+            {"value": "123456789012345678901234567890"},
+            "123456789012345678901234567890",
+            Status.CORRECT,
+        ),
+        ({"value": "0", "tolerance": "1E-300"}, "0", Status.CORRECT),
+        ({"value": "100", "tolerance": "0.01", "relative": True}, "100.9", Status.CORRECT),
+    ],
+)
+def test_numeric_keys_at_the_edges_of_the_range_still_check(key, response, status):
+    assert check_answer(snapshot=snapshot("numeric", key), response=response).status == status

@@ -119,6 +119,12 @@ def test_invalid_choice_exercise_is_refused_and_nothing_written(kwargs, field, m
     [
         (ExerciseKind.NUMERIC, {"value": "abc"}, "answer.value"),
         (ExerciseKind.NUMERIC, {"value": "1", "tolerance": "-1"}, "answer.tolerance"),
+        # Out of range (issue 12): checking against them took seconds to hours.
+        (ExerciseKind.NUMERIC, {"value": "1E+10000000"}, "answer.value"),
+        (ExerciseKind.NUMERIC, {"value": "1E+999999999"}, "answer.value"),
+        (ExerciseKind.NUMERIC, {"value": "1", "tolerance": "1E-999999999"}, "answer.tolerance"),
+        (ExerciseKind.EXPRESSION, {"expected": "e^e^e^e^e^x"}, "answer.expected"),
+        (ExerciseKind.EXPRESSION, {"expected": "((x+1)^100)^100"}, "answer.expected"),
         (ExerciseKind.EXPRESSION, {"expected": "2x+"}, "answer.expected"),
         (ExerciseKind.EXPRESSION, {"expected": "9**9**9**9"}, "answer.expected"),
         (ExerciseKind.SHORT_TEXT, {"accepted": ["  "]}, "answer.accepted"),
