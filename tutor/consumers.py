@@ -93,8 +93,12 @@ class TutorConsumer(AuthenticatedJsonConsumer):
         await self.send_json({"type": "turn.list", "turns": turns})
 
     async def client_message_send(self, content: dict) -> None:
-        text = content.get("text")
-        if not isinstance(text, str) or not text.strip():
+        text = content.get("text", "")
+        photo_id = content.get("photo_id")
+        if photo_id is not None and (isinstance(photo_id, bool) or not isinstance(photo_id, int)):
+            await self._error(_("That photo is gone. Attach it again."))
+            return
+        if not isinstance(text, str) or (not text.strip() and photo_id is None):
             await self._error(_("Write a message first."))
             return
         if len(text) > settings.TUTOR_MAX_MESSAGE_CHARS:
@@ -116,9 +120,13 @@ class TutorConsumer(AuthenticatedJsonConsumer):
         except ApplicationError as exc:
             await self._error(exc.message)
             return
-        turn, screening = await database_sync_to_async(conversation.student_say)(
-            chat=self.chat, text=text.strip()
-        )
+        try:
+            turn, screening = await database_sync_to_async(conversation.student_say)(
+                chat=self.chat, text=text.strip(), photo_id=photo_id
+            )
+        except ApplicationError as exc:
+            await self._error(exc.message)
+            return
         await self.send_json(
             {"type": "turn.saved", "turn": turn, "client_id": content.get("client_id")}
         )

@@ -6,6 +6,8 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.db import transaction
+from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
 
@@ -18,9 +20,9 @@ from courses.selectors import asset_base
 from learning import selectors as learning_selectors
 from learning import services as learning_services
 from learning.models import Presentation
-from tutor import safety, services
+from tutor import photos, safety, services
 from tutor.memory import memory_for_prompt
-from tutor.models import Turn, TutorSession
+from tutor.models import Turn, TutorPhoto, TutorSession
 from tutor.prompt import TutorContext, build_context
 from tutor.tools import check_proposals, elimination_exhausted
 
@@ -58,6 +60,13 @@ def chat_open(*, learner: User, lesson_id: int) -> Chat:
     return Chat(learner, lesson, session, learner.preferred_language)
 
 
+def photo_of(turn: Turn) -> TutorPhoto | None:
+    try:
+        return turn.photo
+    except TutorPhoto.DoesNotExist:
+        return None
+
+
 def turn_dict(turn: Turn, course_id: int) -> dict[str, Any]:
     frame = {
         "seq": turn.seq,
@@ -67,6 +76,9 @@ def turn_dict(turn: Turn, course_id: int) -> dict[str, Any]:
         "status": turn.status,
         "mode": turn.mode,
     }
+    photo = photo_of(turn)
+    if photo is not None:
+        frame["photo_url"] = reverse("tutor:photo", args=[photo.id])
     if safety.PERSONAL_DATA in turn.flags:
         frame["notice"] = _(
             "We hid personal details (like a phone number, e-mail or address) from this "
@@ -89,17 +101,23 @@ def _open_presentation(chat: Chat) -> Presentation | None:
     )
 
 
-def student_say(*, chat: Chat, text: str) -> tuple[dict[str, Any], safety.Screening]:
-    """Screen and save the student's message: personal data masked before it is stored
-    or shown to the model, the conversation flagged for the teacher when screening
-    found anything (tutor.safety)."""
+def student_say(
+    *, chat: Chat, text: str, photo_id: int | None = None
+) -> tuple[dict[str, Any], safety.Screening]:
+    """Screen and save the student's message (with the photo uploaded for it, if any):
+    personal data masked before it is stored or shown to the model, the conversation
+    flagged for the teacher when screening found anything (tutor.safety).
+    ApplicationError (nothing saved) when the photo is not this chat's or already used."""
     screening = safety.screen(text)
-    turn = services.turn_student_add(
-        session=chat.session,
-        text=screening.masked,
-        presentation=_open_presentation(chat),
-        flags=screening.categories,
-    )
+    with transaction.atomic():
+        turn = services.turn_student_add(
+            session=chat.session,
+            text=screening.masked,
+            presentation=_open_presentation(chat),
+            flags=screening.categories,
+        )
+        if photo_id is not None:
+            photos.photo_attach(session=chat.session, photo_id=photo_id, turn=turn)
     return turn_dict(turn, chat.lesson.unit.course_id), screening
 
 
@@ -134,6 +152,16 @@ def _passages(chat: Chat, question: str) -> list[Any]:
         return []
 
 
+def _latest_photo(tail: list[Turn]) -> dict[int, str]:
+    """{seq: data URL} of the newest photo in the conversation the model sees (one image
+    per request keeps the prompt bounded)."""
+    for turn in reversed(tail):
+        photo = photo_of(turn)
+        if photo is not None:
+            return {turn.seq: photos.photo_for_model(photo)}
+    return {}
+
+
 def reply_plan(*, chat: Chat) -> ReplyPlan:
     """Plan the reply to the conversation's last student message."""
     tail = services.conversation_tail(session=chat.session, limit=20)
@@ -162,6 +190,7 @@ def reply_plan(*, chat: Chat) -> ReplyPlan:
         "verdicts_withheld": verdicts_withheld,
         "passages": _passages(chat, question),
         "memory": memory_for_prompt(learner=chat.learner, course=chat.lesson.unit.course),
+        "images": _latest_photo(tail),
     }
     context = build_context(**common)
     stricter = build_context(**common, stricter=True)

@@ -6,6 +6,8 @@ finished (`complete`, `incomplete` or `guarded`) when it ends, so a reconnecting
 asks for the turns after the last sequence number it has and loses nothing.
 """
 
+import uuid
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -144,3 +146,28 @@ class LearnerMemory(models.Model):
     @property
     def is_empty(self) -> bool:
         return not (self.misconceptions or self.helped or self.interests)
+
+
+def _photo_path(photo: "TutorPhoto", _filename: str) -> str:
+    # Never the uploaded name: a random one, and the extension of the checked type.
+    extension = {"image/png": "png", "image/webp": "webp"}.get(photo.content_type, "jpg")
+    return f"tutor-photos/{photo.session_id}/{uuid.uuid4().hex}.{extension}"
+
+
+class TutorPhoto(models.Model):
+    """A photo of the student's work, checked and stripped of metadata (tutor.photos),
+    attached to the student turn it was sent with (`turn`, None until then)."""
+
+    session = models.ForeignKey(TutorSession, on_delete=models.CASCADE, related_name="photos")
+    turn = models.OneToOneField(
+        Turn, null=True, blank=True, on_delete=models.SET_NULL, related_name="photo"
+    )
+    file = models.FileField(upload_to=_photo_path)
+    content_type = models.CharField(max_length=20)
+    width = models.PositiveIntegerField()
+    height = models.PositiveIntegerField()
+    size = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"photo {self.id} in session {self.session_id}"

@@ -132,6 +132,7 @@ def build_context(
     passages: list[Any],
     verdicts_withheld: bool = False,
     memory: str = "",
+    images: dict[int, str] | None = None,
     stricter: bool = False,
 ) -> TutorContext:
     """Everything the model sees for the next reply. `presentation` is the open exercise
@@ -172,10 +173,18 @@ def build_context(
         parts.append("# About this learner\n" + memory.strip())
     messages: list[dict[str, Any]] = [{"role": "system", "content": "\n\n".join(parts)}]
     for turn in conversation[-settings.TUTOR_CONTEXT_TURNS :]:
-        if not turn.text:
+        if not turn.text and turn.seq not in (images or {}):
             continue
         role = "user" if turn.role == Turn.Role.STUDENT else "assistant"
-        messages.append({"role": role, "content": turn.text})
+        image = (images or {}).get(turn.seq)
+        if image is not None:  # a photo of the student's work (OpenAI content parts)
+            parts = [
+                {"type": "text", "text": turn.text or "(a photo of my work)"},
+                {"type": "image_url", "image_url": {"url": image}},
+            ]
+            messages.append({"role": role, "content": parts})
+        else:
+            messages.append({"role": role, "content": turn.text})
     notes: dict[str, Any] = {"mode": mode}
     if verdicts:
         notes["verdicts"] = [{"candidate": v.candidate, "correct": v.correct} for v in verdicts]

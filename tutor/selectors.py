@@ -12,9 +12,9 @@ from django.db.models import Count, Exists, F, OuterRef, QuerySet
 from django.http import Http404
 
 from accounts.models import Classroom, User
-from accounts.selectors import classroom_get_for_manager
+from accounts.selectors import classroom_get_for_manager, classrooms_visible_to
 from learning.selectors import classroom_courses
-from tutor.models import Turn, TutorSession
+from tutor.models import Turn, TutorPhoto, TutorSession
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,25 @@ def session_get_for_teacher(*, user: User, classroom_id: int, session_id: int) -
 
 
 def session_transcript(*, session: TutorSession) -> list[Turn]:
-    return list(session.turns.select_related("presentation__exercise").order_by("seq"))
+    return list(session.turns.select_related("presentation__exercise", "photo").order_by("seq"))
+
+
+def photo_get_for_user(*, user: User, photo_id: int) -> TutorPhoto:
+    """A photo, for the student who sent it and the staff who may read the conversation
+    it is in (a class of theirs with that student and that course); Http404 otherwise."""
+    photo = TutorPhoto.objects.select_related("session").filter(pk=photo_id).first()
+    if photo is None:
+        raise Http404("No such photo.")
+    session = photo.session
+    if session.learner_id == user.id:
+        return photo
+    if user.is_authenticated and user.is_staff_member:
+        managed = classrooms_visible_to(user=user).filter(
+            membership__student_id=session.learner_id, assignments__course_id=session.course_id
+        )
+        if managed.exists():
+            return photo
+    raise Http404("No such photo.")
 
 
 def classroom_exercises_discussed(*, classroom: Classroom) -> list[tuple[int, str]]:

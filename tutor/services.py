@@ -115,12 +115,16 @@ def turns_stale_close(*, session: TutorSession) -> int:
 
 
 def turns_after(*, session: TutorSession, seq: int, limit: int = 200) -> list[Turn]:
-    return list(session.turns.filter(seq__gt=seq).order_by("seq")[:limit])
+    return list(session.turns.filter(seq__gt=seq).select_related("photo").order_by("seq")[:limit])
 
 
 def conversation_tail(*, session: TutorSession, limit: int) -> list[Turn]:
     """The last `limit` finished turns, oldest first (what the model sees)."""
-    turns = list(session.turns.exclude(status=Turn.Status.STREAMING).order_by("-seq")[:limit])
+    turns = list(
+        session.turns.exclude(status=Turn.Status.STREAMING)
+        .select_related("photo")
+        .order_by("-seq")[:limit]
+    )
     return turns[::-1]
 
 

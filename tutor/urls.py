@@ -5,6 +5,8 @@ from tutor import views
 app_name = "tutor"
 
 urlpatterns = [
+    path("lessons/<int:lesson_id>/photos/", views.photo_upload, name="photo_upload"),
+    path("photos/<int:photo_id>/", views.photo, name="photo"),
     path(
         "classes/<int:classroom_id>/conversations/",
         views.classroom_transcripts,

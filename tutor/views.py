@@ -2,19 +2,23 @@
 transcript with its flags and comments. Students chat over the socket
 (tutor.consumers); these pages are for the staff of the class's school only."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.selectors import classroom_get_for_manager, classroom_students
 from common.errors import ApplicationError
+from common.ratelimit import ratelimit_hit
 from courses.rendering import render_markdown
 from courses.selectors import asset_base
+from learning.selectors import lesson_get_for_student
+from tutor import conversation, photos, selectors, services
 from tutor import memory as tutor_memory
-from tutor import selectors, services
 from tutor.selectors import TranscriptFilter
 
 PAGE_SIZE = 50
@@ -56,7 +60,11 @@ def transcript(request: HttpRequest, classroom_id: int, session_id: int) -> Http
     )
     base = asset_base(session.course_id)
     turns = [
-        {"turn": turn, "html": render_markdown(turn.text, asset_base=base)}
+        {
+            "turn": turn,
+            "html": render_markdown(turn.text, asset_base=base),
+            "photo": conversation.photo_of(turn),
+        }
         for turn in selectors.session_transcript(session=session)
     ]
     notes = session.notes.select_related("author")
@@ -105,3 +113,45 @@ def transcript_action(request: HttpRequest, classroom_id: int, session_id: int) 
     except ApplicationError as exc:
         messages.error(request, exc.message)
     return redirect("tutor:transcript", classroom_id=classroom_id, session_id=session.id)
+
+
+# --- photos of work -----------------------------------------------------------------------
+
+
+@login_required
+@require_POST
+def photo_upload(request: HttpRequest, lesson_id: int) -> JsonResponse:
+    """A photo for the student's next tutor message: {"id", "url"} (201), or {"error"}."""
+    lesson = lesson_get_for_student(user=request.user, lesson_id=lesson_id)
+    upload = request.FILES.get("photo")
+    try:
+        ratelimit_hit(
+            scope="tutor-photo",
+            key=str(request.user.id),
+            limit=settings.TUTOR_PHOTO_RATE_LIMIT,
+            window_seconds=settings.TUTOR_RATE_LIMIT_WINDOW_SECONDS,
+        )
+        if upload is None:
+            raise ApplicationError(_("Choose a photo first."))
+        photos.photo_size_check(upload.size)  # before reading it
+        session = services.session_for_lesson(learner=request.user, lesson=lesson)
+        photo = photos.photo_add(session=session, data=upload.read())
+    except ApplicationError as exc:
+        retry_after = exc.extra.get("retry_after")
+        response = JsonResponse({"error": exc.message}, status=429 if retry_after else 400)
+        if retry_after:
+            response["Retry-After"] = str(retry_after)
+        return response
+    url = reverse("tutor:photo", args=[photo.id])
+    return JsonResponse({"id": photo.id, "url": url}, status=201)
+
+
+@login_required
+@require_GET
+def photo(request: HttpRequest, photo_id: int) -> FileResponse:
+    item = selectors.photo_get_for_user(user=request.user, photo_id=photo_id)
+    response = FileResponse(item.file.open("rb"), content_type=item.content_type)
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, max-age=3600"
+    return response

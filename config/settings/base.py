@@ -239,6 +239,12 @@ TUTOR_COALESCE_MS = env.int("TUTOR_COALESCE_MS", default=50)
 # Messages one student may send the tutor per window (seconds).
 TUTOR_RATE_LIMIT_MESSAGES = env.int("TUTOR_RATE_LIMIT_MESSAGES", default=20)
 TUTOR_RATE_LIMIT_WINDOW_SECONDS = env.int("TUTOR_RATE_LIMIT_WINDOW_SECONDS", default=60)
+# Photos of work (tutor.photos): bytes as uploaded (the browser shrinks photos first; keep
+# it under REQUEST_BODY_MAX_BYTES), pixels in the header, the longer side sent to the model.
+TUTOR_PHOTO_MAX_BYTES = env.int("TUTOR_PHOTO_MAX_BYTES", default=2 * 1024 * 1024)
+TUTOR_PHOTO_MAX_PIXELS = env.int("TUTOR_PHOTO_MAX_PIXELS", default=16_000_000)
+TUTOR_PHOTO_MODEL_MAX_SIDE = env.int("TUTOR_PHOTO_MODEL_MAX_SIDE", default=1024)
+TUTOR_PHOTO_RATE_LIMIT = env.int("TUTOR_PHOTO_RATE_LIMIT", default=10)
 # Learner memory (tutor.memory): the hour (UTC, 0-23) at which beat starts the
 # nightly distillation; per learner and course, at most this many of the newest turns and
 # characters of them are read each night (older unread turns are skipped: the cost of a

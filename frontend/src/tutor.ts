@@ -13,6 +13,32 @@ interface TurnFrame {
   status: string;
   mode: string;
   notice?: string;
+  photo_url?: string;
+}
+
+// Photos are shrunk in the browser before upload: a phone photo (several MB) becomes a
+// JPEG of at most PHOTO_MAX_SIDE pixels on its longer side, well under the server's limit,
+// and loses its EXIF data (the server strips metadata again whatever it gets).
+const PHOTO_MAX_SIDE = 1600;
+
+async function shrinkPhoto(file: File): Promise<Blob> {
+  let bitmap: ImageBitmap;
+  try {
+    bitmap = await createImageBitmap(file, { imageOrientation: "from-image" });
+  } catch {
+    return file; // not decodable here: let the server say what is wrong with it
+  }
+  const scale = Math.min(1, PHOTO_MAX_SIDE / Math.max(bitmap.width, bitmap.height));
+  const canvas = document.createElement("canvas");
+  canvas.width = Math.round(bitmap.width * scale);
+  canvas.height = Math.round(bitmap.height * scale);
+  canvas.getContext("2d")?.drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+  bitmap.close();
+  return new Promise((resolve) => canvas.toBlob((blob) => resolve(blob ?? file), "image/jpeg", 0.85));
+}
+
+function csrfToken(form: HTMLFormElement): string {
+  return form.querySelector<HTMLInputElement>("input[name=csrfmiddlewaretoken]")?.value ?? "";
 }
 
 type Frame =
@@ -76,6 +102,14 @@ function wireTutor(pane: HTMLElement): void {
       note.className = "turn-note";
       note.textContent = text("cutOff");
       body.append(note);
+    }
+    if (turn.photo_url && !item.querySelector("img.turn-photo")) {
+      const img = document.createElement("img");
+      img.className = "turn-photo";
+      img.src = turn.photo_url;
+      img.alt = text("photoAlt");
+      img.dataset.testid = "turn-photo";
+      body.append(img);
     }
     if (turn.notice) {
       const note = document.createElement("p");
@@ -161,18 +195,59 @@ function wireTutor(pane: HTMLElement): void {
     });
   };
 
+  // Photo of work: uploaded when chosen, sent with the next message by its id.
+  const photoInput = form.querySelector<HTMLInputElement>("input[type=file]");
+  const photoChip = pane.querySelector<HTMLElement>("[data-tutor-photo]");
+  let photoId: number | null = null;
+  const clearPhoto = (): void => {
+    photoId = null;
+    if (photoInput) photoInput.value = "";
+    if (photoChip) photoChip.hidden = true;
+  };
+  photoChip?.querySelector("button")?.addEventListener("click", clearPhoto);
+  photoInput?.addEventListener("change", async () => {
+    const file = photoInput.files?.[0];
+    if (!file) return;
+    setStatus(text("uploading"), "busy");
+    const body = new FormData();
+    body.append("photo", await shrinkPhoto(file), "photo.jpg");
+    try {
+      const response = await fetch(pane.dataset.tutorPhotoUrl ?? "", {
+        method: "POST",
+        body,
+        headers: { "X-CSRFToken": csrfToken(form) },
+        credentials: "same-origin",
+      });
+      const reply = (await response.json().catch(() => ({}))) as { id?: number; error?: string };
+      if (!response.ok || reply.id === undefined) {
+        clearPhoto();
+        setStatus(reply.error ?? text("photoFailed"), "error");
+        return;
+      }
+      photoId = reply.id;
+      if (photoChip) photoChip.hidden = false;
+      setStatus("");
+    } catch {
+      clearPhoto();
+      setStatus(text("photoFailed"), "error");
+    }
+  });
+
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     const message = input.value.trim();
-    if (!message || busy || socket?.readyState !== WebSocket.OPEN) return;
+    if ((!message && photoId === null) || busy || socket?.readyState !== WebSocket.OPEN) return;
     const clientId = `${Date.now()}-${Math.random().toString(36).slice(2)}`;
     const pending = document.createElement("li");
     pending.className = "turn student pending";
     pending.dataset.clientId = clientId;
     pending.textContent = message;
     log.append(pending);
-    socket.send(JSON.stringify({ type: "message.send", text: message, client_id: clientId }));
+    const frame: Record<string, unknown> = { type: "message.send", text: message, client_id: clientId };
+    if (photoId !== null) frame.photo_id = photoId;
+    socket.send(JSON.stringify(frame));
     input.value = "";
+    clearPhoto();
   });
   input.addEventListener("keydown", (event: KeyboardEvent) => {
     if (event.key === "Enter" && !event.shiftKey) {
