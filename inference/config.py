@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from inference.model_store import PACKAGED_MODELS, PACKAGED_PREFIX, unknown_packaged_message
 from inference.scheduler import RequestClass
 
 
@@ -130,7 +131,10 @@ class Settings:
     api_key: str = field(default="", repr=False)
 
     # --- model ---------------------------------------------------------------------------
-    # INFERENCE_MODEL: local HF folder or model id; empty = packaged SmolLM2-135M-Instruct.
+    # INFERENCE_MODEL: "packaged:<name>" (smollm2-135m, qwen2.5-coder-0.5b,
+    # qwen2.5-coder-1.5b: GGUFs shipped in pip packages, converted once; see
+    # inference/model_store.py), a local HF folder, or a model id in the offline HF cache.
+    # Empty = packaged:smollm2-135m.
     model: str = ""
     # INFERENCE_MODEL_NAME: name reported by /v1/models and accepted in "model".
     served_model_name: str = ""
@@ -201,6 +205,10 @@ class Settings:
     ready_timeout_s: float = 30.0
 
     def __post_init__(self) -> None:
+        if self.model.startswith(PACKAGED_PREFIX):
+            name = self.model.removeprefix(PACKAGED_PREFIX)
+            if name not in PACKAGED_MODELS:
+                raise ConfigError(f"INFERENCE_MODEL: {unknown_packaged_message(name)}")
         if self.api_key and len(self.api_key) < MIN_API_KEY_LENGTH:
             raise ConfigError(
                 f"INFERENCE_API_KEY must be at least {MIN_API_KEY_LENGTH} characters "

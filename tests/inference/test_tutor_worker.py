@@ -97,3 +97,25 @@ async def test_worker_killed_mid_reply_leaves_incomplete_turn_and_error_frame(
     rows = await database_sync_to_async(turns)(world)
     assert rows[0][:3] == (1, "student", "complete")
     assert rows[1][:3] == (2, "tutor", "incomplete")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_text_only_model_refuses_photos_with_a_clear_message(worker, settings, client):
+    """The capability comes from the real worker (tiny text-only model): the upload is
+    refused, saying photos need a model that can see images, and nothing is stored."""
+    from django.urls import reverse
+
+    from tests.tutor.test_photos import _named, jpeg_with_gps
+    from tutor.models import TutorPhoto
+
+    settings.INFERENCE_URLS = [worker.url]
+    settings.INFERENCE_API_KEY = worker.api_key
+    world, _presentation = open_exercise_world()
+    client.force_login(world.student)
+    response = client.post(
+        reverse("tutor:photo_upload", args=[world.lesson.id]),
+        {"photo": _named(jpeg_with_gps(), "work.jpg")},
+    )
+    assert response.status_code == 400
+    assert "can see images" in response.json()["error"]
+    assert not TutorPhoto.objects.exists()

@@ -247,3 +247,35 @@ async def test_image_request_is_not_preempted(http):
         before, "inference_preemptions_total", **{"class": "grading"}
     )
     assert preempted == 0
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_students_photo_reaches_the_vision_model_through_the_tutor(vlm_worker, settings):
+    """The tutor's whole photo path on the real multimodal worker: the capability check,
+    the upload checks, the image in the prompt (a 400 from the worker would end in
+    reply.error), and a finished reply."""
+    from channels.db import database_sync_to_async
+
+    from tests.tutor.conftest import frames_until, open_exercise_world, tutor_socket
+    from tests.tutor.test_photos import jpeg_with_gps
+    from tutor import photos, services
+
+    settings.INFERENCE_URLS = [vlm_worker.url]
+    settings.INFERENCE_API_KEY = vlm_worker.api_key
+    settings.TUTOR_MAX_TOKENS = 8
+    settings.TUTOR_PHOTO_MODEL_MAX_SIDE = 256
+
+    def store():
+        world, _presentation = open_exercise_world()
+        session = services.session_for_lesson(learner=world.student, lesson=world.lesson)
+        return world, photos.photo_add(session=session, data=jpeg_with_gps(size=(640, 480)))
+
+    world, photo = await database_sync_to_async(store)()
+    socket, connected, _ = await tutor_socket(world)
+    assert connected
+    await socket.send_json_to({"type": "message.send", "text": "", "photo_id": photo.id})
+    frames = await frames_until(socket, "reply.done", wait_s=120)
+    await socket.disconnect()
+    assert "reply.error" not in [f["type"] for f in frames]
+    assert frames[0]["turn"]["photo_url"].endswith(f"/photos/{photo.id}/")
+    assert frames[-1]["turn"]["status"] in ("complete", "guarded")
