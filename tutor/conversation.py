@@ -21,6 +21,8 @@ from learning import selectors as learning_selectors
 from learning import services as learning_services
 from learning.models import Presentation
 from tutor import photos, safety, services
+from tutor.language import ReplyLanguageCheck
+from tutor.language import detect as detect_language
 from tutor.memory import memory_for_prompt
 from tutor.models import Turn, TutorPhoto, TutorSession
 from tutor.prompt import TutorContext, build_context
@@ -140,12 +142,12 @@ def safety_reply(*, chat: Chat) -> dict[str, Any]:
     return turn_dict(turn, chat.lesson.unit.course_id)
 
 
-def _passages(chat: Chat, question: str) -> list[Any]:
+def _passages(chat: Chat, question: str, language: str) -> list[Any]:
     from courses.retrieval import course_passages_search
 
     try:
         return course_passages_search(
-            course=chat.lesson.unit.course, question=question, language=chat.language, limit=2
+            course=chat.lesson.unit.course, question=question, language=language, limit=2
         )
     except Exception:  # retrieval is a help, never a reason to fail the reply
         logger.exception("retrieval failed for lesson %s", chat.lesson.id)
@@ -166,6 +168,8 @@ def reply_plan(*, chat: Chat) -> ReplyPlan:
     """Plan the reply to the conversation's last student message."""
     tail = services.conversation_tail(session=chat.session, limit=20)
     question = next((t.text for t in reversed(tail) if t.role == Turn.Role.STUDENT), "")
+    # Answer in the language the student wrote in, when that is clear; else their profile's.
+    language = detect_language(question, min_evidence=1) or chat.language
     presentation = _open_presentation(chat)
     verdicts = []
     verdicts_withheld = False
@@ -185,10 +189,10 @@ def reply_plan(*, chat: Chat) -> ReplyPlan:
         "lesson": chat.lesson,
         "presentation": presentation,
         "conversation": [t for t in tail if t.status != Turn.Status.INCOMPLETE or t.text],
-        "language": chat.language,
+        "language": language,
         "verdicts": verdicts,
         "verdicts_withheld": verdicts_withheld,
-        "passages": _passages(chat, question),
+        "passages": _passages(chat, question, language),
         "memory": memory_for_prompt(learner=chat.learner, course=chat.lesson.unit.course),
         "images": _latest_photo(tail),
     }
@@ -200,7 +204,7 @@ def reply_plan(*, chat: Chat) -> ReplyPlan:
         presentation=presentation,
         tenant=f"school-{chat.learner.school_id}",
         session_key=f"tutor-{chat.session.id}",
-        language=chat.language,
+        language=language,
     )
 
 
@@ -242,12 +246,13 @@ class _Checks:
 
 def gate_for(plan: ReplyPlan):
     """What every reply passes before the student sees it, sentence by sentence
-    (tutor.guard.StreamGate): the safety screening of model output (tutor.safety) always,
-    and while an exercise is open the answer-leak guard, unless the checker has just
-    found the student's own proposal right (saying so is not a leak)."""
+    (tutor.guard.StreamGate): the safety screening of model output (tutor.safety) and
+    the reply's language (tutor.language) always, and while an exercise is open the
+    answer-leak guard, unless the checker has just found the student's own proposal
+    right (saying so is not a leak)."""
     from tutor.guard import LeakGuard, StreamGate
 
-    guards: list[Any] = [safety.OutgoingCheck()]
+    guards: list[Any] = [safety.OutgoingCheck(), ReplyLanguageCheck(plan.language)]
     verdicts = plan.context.notes.get("verdicts", [])
     if plan.snapshot is not None and not any(v.get("correct") for v in verdicts):
         guards.insert(0, LeakGuard(plan.snapshot))

@@ -45,8 +45,9 @@ POLICY_EXERCISE = (
 )
 POLICY_READING = " The student is reading the lesson: explain clearly and give examples."
 STRICTER = (
-    " Your previous reply revealed the answer and was withheld. This time give only a "
-    "guiding question; do not mention any final value."
+    " Your previous reply was withheld: it gave the answer away, was not in {language}, "
+    "or was not suitable for a student. This time reply only in {language}, with one "
+    "guiding question, and do not mention any final value."
 )
 
 
@@ -70,7 +71,7 @@ def system_prompt(
     if instructions:
         policy += "\nYour teacher's instructions for this course: " + instructions.strip()
     if stricter:
-        policy += STRICTER
+        policy += STRICTER.format(language=language_name(language))
     return policy
 
 

@@ -77,7 +77,9 @@ async def test_multi_turn_extraction_never_reaches_the_student(scripted):
         for form in FORMS:
             assert not re.search(form, seen, re.IGNORECASE), (attempt, form, seen)
         assert frames[-1]["turn"]["status"] == "guarded"
-        policies.append(scripted.calls[-2][0]["content"].split("# Lesson")[0])
+        policy = scripted.calls[-2][0]["content"].split("# Lesson")[0]
+        # the reply's language follows the student's; nothing else in the policy moves
+        policies.append(re.sub(r"Reply in \w+,", "Reply in <language>,", policy))
     # a reload shows the same: nothing leaked was saved as shown text
     await socket.send_json_to({"type": "sync.request", "after": 0})
     listing = await socket.receive_json_from(timeout=5)
