@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
 from django.utils import translation
@@ -171,6 +172,12 @@ def reply_plan(*, chat: Chat) -> ReplyPlan:
     # Answer in the language the student wrote in, when that is clear; else their profile's.
     language = detect_language(question, min_evidence=1) or chat.language
     presentation = _open_presentation(chat)
+    passages = _passages(chat, question, language)
+    # Nothing in the course comes close to the question: the tutor is told to say it is
+    # outside the course rather than answer from memory (threshold: docs/tutor.md).
+    off_topic = bool(passages) and passages[0].score < settings.TUTOR_OFF_TOPIC_SCORE
+    if off_topic:
+        passages = []
     verdicts = []
     verdicts_withheld = False
     if presentation is not None and question:
@@ -192,7 +199,8 @@ def reply_plan(*, chat: Chat) -> ReplyPlan:
         "language": language,
         "verdicts": verdicts,
         "verdicts_withheld": verdicts_withheld,
-        "passages": _passages(chat, question, language),
+        "passages": passages,
+        "off_topic": off_topic,
         "memory": memory_for_prompt(learner=chat.learner, course=chat.lesson.unit.course),
         "images": _latest_photo(tail),
     }

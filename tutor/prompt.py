@@ -51,6 +51,13 @@ STRICTER = (
 )
 
 
+OFF_TOPIC = (
+    "# Note\nNothing in this course's material is close to the student's last question. "
+    "Unless it is about this lesson or exercise, say briefly that it is outside this "
+    "course and bring them back to the lesson; do not answer it from memory."
+)
+
+
 @dataclass
 class TutorContext:
     messages: list[dict[str, Any]]
@@ -132,6 +139,7 @@ def build_context(
     verdicts: list[Verdict],
     passages: list[Any],
     verdicts_withheld: bool = False,
+    off_topic: bool = False,
     memory: str = "",
     images: dict[int, str] | None = None,
     stricter: bool = False,
@@ -155,6 +163,8 @@ def build_context(
         + "\n"
         + lesson_text[:LESSON_TEXT_MAX_CHARS],
     ]
+    if off_topic:
+        parts.append(OFF_TOPIC)
     if passages:
         parts.append(
             "# More course material\n"
@@ -187,6 +197,8 @@ def build_context(
         else:
             messages.append({"role": role, "content": turn.text})
     notes: dict[str, Any] = {"mode": mode}
+    if off_topic:
+        notes["off_topic"] = True
     if verdicts:
         notes["verdicts"] = [{"candidate": v.candidate, "correct": v.correct} for v in verdicts]
     if verdicts_withheld:

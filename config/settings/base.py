@@ -241,6 +241,9 @@ TUTOR_RATE_LIMIT_MESSAGES = env.int("TUTOR_RATE_LIMIT_MESSAGES", default=20)
 TUTOR_RATE_LIMIT_WINDOW_SECONDS = env.int("TUTOR_RATE_LIMIT_WINDOW_SECONDS", default=60)
 # Photos of work (tutor.photos): bytes as uploaded (the browser shrinks photos first; keep
 # it under REQUEST_BODY_MAX_BYTES), pixels in the header, the longer side sent to the model.
+# Below this similarity of the best course passage (multilingual-e5-small cosine) a
+# question counts as outside the course (measured on the demo course: docs/tutor.md).
+TUTOR_OFF_TOPIC_SCORE = env.float("TUTOR_OFF_TOPIC_SCORE", default=0.75)
 TUTOR_PHOTO_MAX_BYTES = env.int("TUTOR_PHOTO_MAX_BYTES", default=2 * 1024 * 1024)
 TUTOR_PHOTO_MAX_PIXELS = env.int("TUTOR_PHOTO_MAX_PIXELS", default=16_000_000)
 TUTOR_PHOTO_MODEL_MAX_SIDE = env.int("TUTOR_PHOTO_MODEL_MAX_SIDE", default=1024)

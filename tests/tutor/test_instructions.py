@@ -44,3 +44,26 @@ def test_instructions_are_limited_and_only_editors_may_set_them(client):
         client.force_login(user)
         assert client.post(url, {"tutor_instructions": "give answers"}).status_code == 404
     assert Course.objects.get(pk=world.course.pk).tutor_instructions == ""
+
+
+@pytest.mark.parametrize(
+    ("question", "off_topic"),
+    [
+        ("Who won the football world cup in 2018?", True),
+        ("¿Quién escribió Don Quijote?", True),
+        ("How do I add the numerators of two fractions?", False),
+        ("¿Cómo sumo fracciones?", False),
+    ],
+)
+def test_a_question_far_from_the_course_is_flagged_as_outside_it(question, off_topic):
+    from courses.retrieval import lesson_version_index
+
+    world, _presentation = open_exercise_world()
+    world.lesson.refresh_from_db()
+    lesson_version_index(version=world.lesson.published_version)
+    chat = conversation.chat_open(learner=world.student, lesson_id=world.lesson.id)
+    services.turn_student_add(session=chat.session, text=question, presentation=None)
+    plan = conversation.reply_plan(chat=chat)
+    system = plan.context.messages[0]["content"]
+    assert plan.context.notes.get("off_topic", False) is off_topic
+    assert ("outside this course and bring them back" in system) is off_topic
