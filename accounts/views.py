@@ -21,6 +21,8 @@ from accounts.forms import ClassroomCreateForm, ClassroomJoinForm, LoginForm, Si
 from common.errors import ApplicationError
 from common.forms import form_add_error
 from common.ratelimit import client_address, ratelimit_give_back, ratelimit_hit
+from privacy.models import AuditAction
+from privacy.services import audit_record
 
 
 @dataclass(frozen=True)
@@ -146,6 +148,7 @@ def login_view(request: HttpRequest) -> HttpResponse:
         user = outcome.result
         if user is not None:
             login(request, user)
+            audit_record(action=AuditAction.LOGIN, actor=user)
             return _set_language_cookie(redirect(_next_url(request)), user.preferred_language)
     return outcome.respond(
         render(request, "accounts/login.html", {"form": form}, status=outcome.status)

@@ -30,6 +30,7 @@ from django.utils.http import is_same_domain  # noqa: E402
 
 from config.routing import websocket_urlpatterns  # noqa: E402
 from courses.packages import MAX_PACKAGE_BYTES  # noqa: E402
+from ops.asgi import WebsocketMetrics  # noqa: E402
 
 # Room for the multipart form around an uploaded package (boundaries, CSRF token).
 UPLOAD_FORM_BYTES = 1024 * 1024
@@ -146,6 +147,8 @@ application = ProtocolTypeRouter(
             django_asgi_app,
             path_limits={reverse("courses:course_import"): MAX_PACKAGE_BYTES + UPLOAD_FORM_BYTES},
         ),
-        "websocket": SameOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        "websocket": WebsocketMetrics(
+            SameOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
+        ),
     }
 )

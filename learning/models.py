@@ -81,12 +81,16 @@ class Attempt(models.Model):
         GRADING = "grading", _("Grading")
         GRADING_FAILED = "grading_failed", _("Could not be graded")
 
+    # Both None once the learner was erased (privacy.services.user_erase): the attempt is
+    # kept for course statistics under `learner_pseudonym`, random and shared by that
+    # learner's attempts only, so per-learner answer sequences still fit BKT.
     learner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="attempts"
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.CASCADE, related_name="attempts"
     )
     presentation = models.ForeignKey(
-        Presentation, on_delete=models.CASCADE, related_name="attempts"
+        Presentation, null=True, on_delete=models.CASCADE, related_name="attempts"
     )
+    learner_pseudonym = models.CharField(max_length=32, blank=True)
     # Denormalised from the presentation for analytics and export queries.
     course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="+")
     exercise = models.ForeignKey(Exercise, on_delete=models.CASCADE, related_name="attempts")

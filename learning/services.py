@@ -453,12 +453,13 @@ def skill_params_fit(*, skill: Skill) -> SkillParams | None:
             status__in=[Attempt.Status.CORRECT, Attempt.Status.INCORRECT],
             exercise__skills=skill,
         )
-        .order_by("learner_id", "created_at", "id")
-        .values_list("learner_id", "status", "hints_used")
+        .order_by("learner_id", "learner_pseudonym", "created_at", "id")
+        .values_list("learner_id", "learner_pseudonym", "status", "hints_used")
     )
-    sequences: dict[int, list[int]] = {}
-    for learner_id, status, hints in rows:
-        sequences.setdefault(learner_id, []).append(
+    # An erased learner's attempts have no learner but keep one pseudonym (privacy).
+    sequences: dict[tuple[int | None, str], list[int]] = {}
+    for learner_id, pseudonym, status, hints in rows:
+        sequences.setdefault((learner_id, pseudonym), []).append(
             int(status == Attempt.Status.CORRECT and hints == 0)
         )
     observations = sum(len(s) for s in sequences.values())

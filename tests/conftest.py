@@ -25,5 +25,20 @@ def celery_live(transactional_db):
 
     from config.celery import app
 
-    with start_worker(app, perform_ping_check=False, pool="solo", loglevel="WARNING") as worker:
+    # Every queue the project routes to (speech-to-text runs on `speech`).
+    queues = {settings.CELERY_TASK_DEFAULT_QUEUE} | {
+        route["queue"] for route in settings.CELERY_TASK_ROUTES.values()
+    }
+    with start_worker(
+        app, perform_ping_check=False, pool="solo", loglevel="WARNING", queues=sorted(queues)
+    ) as worker:
         yield worker
+
+
+@pytest.fixture(scope="session")
+def whisper(tmp_path_factory):
+    """The configured packaged speech-to-text model (base, int8), assembled and loaded
+    once; voice.services shares the loaded instance (voice.stt caches it per process)."""
+    from voice.services import stt_model
+
+    return stt_model()

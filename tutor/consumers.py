@@ -33,6 +33,7 @@ question.
 """
 
 import asyncio
+import base64
 import contextlib
 import logging
 import time
@@ -107,6 +108,44 @@ class TutorConsumer(AuthenticatedJsonConsumer):
                 % {"max": settings.TUTOR_MAX_MESSAGE_CHARS}
             )
             return
+        await self._accept(
+            text=text.strip(), photo_id=photo_id, client_id=content.get("client_id"), speak=False
+        )
+
+    async def client_voice_send(self, content: dict) -> None:
+        """A recorded question (uploaded to tutor:voice_upload): wait for its transcript,
+        then answer it like a typed message, and speak the reply."""
+        clip_id = content.get("clip_id")
+        if isinstance(clip_id, bool) or not isinstance(clip_id, int):
+            await self._error(_("That recording is gone. Record it again."))
+            return
+        if self.generation is not None and not self.generation.done():
+            await self._error(_("The tutor is still answering. Wait a moment."))
+            return
+        await self.send_json({"type": "voice.status", "clip_id": clip_id, "state": "transcribing"})
+        deadline = time.monotonic() + settings.VOICE_TRANSCRIPT_WAIT_SECONDS
+        while True:
+            heard = await database_sync_to_async(conversation.voice_transcript)(
+                chat=self.chat, clip_id=clip_id
+            )
+            if heard.done or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.25)
+        if not heard.done or heard.error:
+            message = heard.error or _(
+                "The recording was not transcribed in time. Record it again."
+            )
+            await self.send_json(
+                {"type": "voice.status", "clip_id": clip_id, "state": "failed", "message": message}
+            )
+            return
+        await self.send_json({"type": "voice.status", "clip_id": clip_id, "state": "heard"})
+        await self._accept(
+            text=heard.text, photo_id=None, client_id=content.get("client_id"), speak=True
+        )
+
+    async def _accept(self, *, text: str, photo_id: int | None, client_id, speak: bool) -> None:
+        """Rate-limit, screen and save the student's message, then start the reply."""
         if self.generation is not None and not self.generation.done():
             await self._error(_("The tutor is still answering. Wait a moment."))
             return
@@ -122,19 +161,19 @@ class TutorConsumer(AuthenticatedJsonConsumer):
             return
         try:
             turn, screening = await database_sync_to_async(conversation.student_say)(
-                chat=self.chat, text=text.strip(), photo_id=photo_id
+                chat=self.chat, text=text, photo_id=photo_id
             )
         except ApplicationError as exc:
             await self._error(exc.message)
             return
-        await self.send_json(
-            {"type": "turn.saved", "turn": turn, "client_id": content.get("client_id")}
-        )
+        await self.send_json({"type": "turn.saved", "turn": turn, "client_id": client_id})
         if safety.SELF_HARM in screening.categories:
             reply = await database_sync_to_async(conversation.safety_reply)(chat=self.chat)
             await self.send_json({"type": "reply.done", "turn": reply})
+            if speak:
+                await self._speak_all(reply["seq"], reply["text"])
             return
-        self.generation = asyncio.create_task(self._reply())
+        self.generation = asyncio.create_task(self._reply(speak=speak))
 
     async def client_message_retry(self, content: dict) -> None:
         if self.generation is not None and not self.generation.done():
@@ -154,16 +193,19 @@ class TutorConsumer(AuthenticatedJsonConsumer):
 
     # --- generation ----------------------------------------------------------------------
 
-    async def _reply(self) -> None:
+    async def _reply(self, speak: bool = False) -> None:
         chat = self.chat
         plan = await database_sync_to_async(conversation.reply_plan)(chat=chat)
         turn = await database_sync_to_async(conversation.reply_start)(chat=chat, plan=plan)
         seq = turn.seq
         await self.send_json({"type": "reply.start", "seq": seq})
         shown: list[str] = []  # what the student has been sent so far
+        voice = _Voice(self, seq, plan.language) if speak else None
         try:
-            text, status, notes = await self._generate(plan, seq, shown)
+            text, status, notes = await self._generate(plan, seq, shown, voice)
         except asyncio.CancelledError:
+            if voice is not None:
+                voice.cancel()
             await asyncio.shield(
                 database_sync_to_async(conversation.reply_finish)(
                     turn=turn, text="".join(shown), status=Turn.Status.INCOMPLETE, error="cancelled"
@@ -192,8 +234,20 @@ class TutorConsumer(AuthenticatedJsonConsumer):
             turn=turn, text=text, status=status, notes=notes
         )
         await self.send_json({"type": "reply.done", "turn": final})
+        if voice is not None:
+            if status == Turn.Status.GUARDED:  # the replacement was never streamed
+                voice.restart()
+                voice.feed(text)
+            await voice.finish()
 
-    async def _generate(self, plan, seq: int, shown: list[str]) -> tuple[str, str, dict]:
+    async def _speak_all(self, seq: int, text: str) -> None:
+        voice = _Voice(self, seq, self.chat.language)
+        voice.feed(text)
+        await voice.finish()
+
+    async def _generate(
+        self, plan, seq: int, shown: list[str], voice: "_Voice | None" = None
+    ) -> tuple[str, str, dict]:
         """Stream one reply (and, if the guard withholds it, one stricter retry) into
         `shown`; returns (text shown, status, notes)."""
         for attempt in range(2):
@@ -219,6 +273,8 @@ class TutorConsumer(AuthenticatedJsonConsumer):
                         if safe:
                             shown.append(safe)
                             await coalescer.add(safe)
+                            if voice is not None:  # spoken as it is shown, by sentence
+                                voice.feed(safe)
                 except InferenceError:
                     await coalescer.flush()
                     raise
@@ -229,16 +285,72 @@ class TutorConsumer(AuthenticatedJsonConsumer):
                 if tail and not gate.leaked:
                     shown.append(tail)
                     await coalescer.add(tail)
+                    if voice is not None:
+                        voice.feed(tail)
             await coalescer.flush()
             if not gate.leaked:
                 notes = {"guard_retries": attempt} if attempt else {}
                 return "".join(shown), Turn.Status.COMPLETE, notes
             logger.info("tutor reply withheld by the guard: %s", gate.leaked)
             await self.send_json({"type": "reply.reset", "seq": seq})
+            if voice is not None:
+                voice.restart()
             plan.leaks.append(str(gate.leaked))
         await database_sync_to_async(conversation.reply_withheld)(chat=self.chat, plan=plan)
         text = await database_sync_to_async(conversation.fallback_hint)(plan=plan)
         return text, Turn.Status.GUARDED, {"leaks": plan.leaks}
+
+
+class _Voice:
+    """Speaks a reply sentence by sentence as it is shown (voice.tts.SentenceSpeaker),
+    sending each as a `reply.audio` frame (WAV, base64). A text-to-speech failure never
+    fails the reply: the student is told once and keeps the text."""
+
+    def __init__(self, consumer: TutorConsumer, seq: int, language: str) -> None:
+        self.consumer = consumer
+        self.seq = seq
+        self.language = language
+        self.failed = False
+        self.speaker = self._new_speaker()
+
+    def _new_speaker(self):
+        from voice.tts import SentenceSpeaker
+
+        return SentenceSpeaker(language=self.language, on_chunk=self._send)
+
+    async def _send(self, chunk) -> None:
+        await self.consumer.send_json(
+            {
+                "type": "reply.audio",
+                "seq": self.seq,
+                "index": chunk.index,
+                "text": chunk.text,
+                "audio": base64.b64encode(chunk.wav).decode(),
+            }
+        )
+
+    def feed(self, text: str) -> None:
+        if not self.failed:
+            self.speaker.feed(text)
+
+    def cancel(self) -> None:
+        self.speaker.cancel()
+
+    def restart(self) -> None:
+        """The shown text was withdrawn (reply.reset): stop and start over."""
+        self.speaker.cancel()
+        self.speaker = self._new_speaker()
+
+    async def finish(self) -> None:
+        from voice.tts import TTSError
+
+        try:
+            await self.speaker.finish()
+        except TTSError as exc:
+            logger.warning("reply %s not spoken: %s", self.seq, exc)
+            await self.consumer.send_json(
+                {"type": "voice.status", "state": "unspoken", "message": exc.message}
+            )
 
 
 class _Coalescer:

@@ -295,3 +295,27 @@ def fallback_hint(*, plan: ReplyPlan) -> str:
             "Let's work it out together: what is the first step you would try? "
             "Tell me and I'll check it with you."
         )
+
+
+@dataclass(frozen=True)
+class Heard:
+    done: bool
+    text: str = ""
+    error: str = ""
+
+
+def voice_transcript(*, chat: Chat, clip_id: int) -> Heard:
+    """Where the transcription of the chat's recording `clip_id` stands."""
+    from voice.models import Failure, VoiceClip
+
+    clip = VoiceClip.objects.filter(pk=clip_id, learner=chat.learner, session=chat.session).first()
+    if clip is None:
+        return Heard(done=True, error=_("That recording is gone. Record it again."))
+    if clip.status == VoiceClip.Status.FAILED:
+        return Heard(done=True, error=clip.failure_message)
+    if clip.status != VoiceClip.Status.TRANSCRIBED:
+        return Heard(done=False)
+    text = clip.transcript.strip()
+    if not text:
+        return Heard(done=True, error=str(Failure.SILENCE.label))
+    return Heard(done=True, text=text[: settings.TUTOR_MAX_MESSAGE_CHARS])

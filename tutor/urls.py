@@ -7,6 +7,7 @@ app_name = "tutor"
 urlpatterns = [
     path("lessons/<int:lesson_id>/photos/", views.photo_upload, name="photo_upload"),
     path("photos/<int:photo_id>/", views.photo, name="photo"),
+    path("lessons/<int:lesson_id>/voice/", views.voice_upload, name="voice_upload"),
     path(
         "classes/<int:classroom_id>/conversations/",
         views.classroom_transcripts,

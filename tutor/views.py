@@ -17,6 +17,7 @@ from common.ratelimit import ratelimit_hit
 from courses.rendering import render_markdown
 from courses.selectors import asset_base
 from learning.selectors import lesson_get_for_student
+from privacy.services import audit_record
 from tutor import conversation, photos, selectors, services
 from tutor import memory as tutor_memory
 from tutor.selectors import TranscriptFilter
@@ -57,6 +58,9 @@ def classroom_transcripts(request: HttpRequest, classroom_id: int) -> HttpRespon
 def transcript(request: HttpRequest, classroom_id: int, session_id: int) -> HttpResponse:
     session = selectors.session_get_for_teacher(
         user=request.user, classroom_id=classroom_id, session_id=session_id
+    )
+    audit_record(
+        action="transcript_view", actor=request.user, subject=session.learner, target=session
     )
     base = asset_base(session.course_id)
     turns = [
@@ -155,3 +159,38 @@ def photo(request: HttpRequest, photo_id: int) -> FileResponse:
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "private, max-age=3600"
     return response
+
+
+# --- voice --------------------------------------------------------------------------------
+
+
+@login_required
+@require_POST
+def voice_upload(request: HttpRequest, lesson_id: int) -> JsonResponse:
+    """A recording of the student's question: stored and queued for transcription on the
+    `speech` queue ({"id"}, 201), or {"error"}. The browser then sends `voice.send` with
+    the id over the tutor socket, which waits for the transcript."""
+    from voice import services as voice_services
+    from voice.models import Failure
+
+    lesson = lesson_get_for_student(user=request.user, lesson_id=lesson_id)
+    upload = request.FILES.get("audio")
+    try:
+        if upload is None:
+            raise ApplicationError(_("Record your question first."))
+        if upload.size > settings.VOICE_CLIP_MAX_BYTES:  # refused before it is read
+            raise ApplicationError(str(Failure.TOO_LARGE.label))
+        session = services.session_for_lesson(learner=request.user, lesson=lesson)
+        clip = voice_services.clip_receive(
+            learner=request.user,
+            data=upload.read(),
+            session=session,
+            language="",  # Whisper detects it: a student may speak another language
+        )
+    except ApplicationError as exc:
+        retry_after = exc.extra.get("retry_after")
+        response = JsonResponse({"error": exc.message}, status=429 if retry_after else 400)
+        if retry_after:
+            response["Retry-After"] = str(retry_after)
+        return response
+    return JsonResponse({"id": clip.id}, status=201)

@@ -41,12 +41,17 @@ INSTALLED_APPS = [
     "courses",
     "learning",
     "tutor",
+    "voice",
+    "privacy",
     "frontend",
+    "ops",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # After WhiteNoise: static files are not counted, every Django answer is.
+    "ops.middleware.RequestMetricsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -182,6 +187,16 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
+# --- operations (ops/): metrics ------------------------------------------------------
+# Bearer token a Prometheus scraper presents for /metrics. Empty: /metrics answers 404.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# Directory where each process (uvicorn workers, Celery's prefork children) writes its
+# metric values so one scrape sums them; must be empty at start. prometheus-client reads
+# the same variable itself. Empty: each process reports only its own values.
+PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
+# Port on which a Celery worker serves its task metrics (0: none). Compose sets 9808.
+CELERY_METRICS_PORT = env.int("CELERY_METRICS_PORT", default=0)
+
 # --- e-mail ---------------------------------------------------------------------------
 # EMAIL_URL, e.g. smtp://user:pass@mail.example.org:587; console output when unset.
 _email = env.email_url("EMAIL_URL", default="consolemail://")
@@ -260,6 +275,58 @@ CELERY_BEAT_SCHEDULE["tutor-distil-memories"] = {
     "schedule": crontab(hour=TUTOR_MEMORY_HOUR, minute=0),
 }
 
+# --- privacy (privacy/): export, deletion, retention -------------------------------------
+# Days between a deletion request and the erasure it schedules; cancellable until then.
+PRIVACY_DELETION_COOL_OFF_DAYS = env.int("PRIVACY_DELETION_COOL_OFF_DAYS", default=7)
+# Days a school keeps each kind of data unless its admin sets its own (1-3650 days):
+# tutor conversations (and voice transcripts), photos of work, the tutor's learner
+# memory. Voice recordings have their own bound (voice.models.SchoolVoicePolicy).
+PRIVACY_RETENTION_DAYS = {
+    "transcripts": env.int("PRIVACY_RETENTION_TRANSCRIPTS_DAYS", default=365),
+    "photos": env.int("PRIVACY_RETENTION_PHOTOS_DAYS", default=90),
+    "memory": env.int("PRIVACY_RETENTION_MEMORY_DAYS", default=365),
+}
+# Data exports one user may download per hour (an export reads everything a student has).
+PRIVACY_EXPORT_RATE_LIMIT = env.int("PRIVACY_EXPORT_RATE_LIMIT", default=5)
+PRIVACY_EXPORT_RATE_WINDOW_SECONDS = 3600
+CELERY_BEAT_SCHEDULE["privacy-erase-due"] = {
+    "task": "privacy.tasks.erase_due",
+    "schedule": 60 * 60,
+}
+CELERY_BEAT_SCHEDULE["privacy-enforce-retention"] = {
+    "task": "privacy.tasks.enforce_retention",
+    "schedule": crontab(hour=3, minute=30),
+}
+
+# --- voice: speech-to-text (voice/) ------------------------------------------------------
+# Whisper model for speech-to-text: a packaged name ("base": multilingual, the default;
+# "tiny.en": English only) or the folder of a CTranslate2 Whisper model (a GPU box can
+# use a larger one). Packaged models are assembled once into VOICE_MODEL_DIR.
+VOICE_STT_MODEL = env.str("VOICE_STT_MODEL", default="base")
+VOICE_MODEL_DIR = env.str("VOICE_MODEL_DIR", default=str(VAR_DIR / "voice-models"))
+# "cpu" or "cuda"; int8 on a CPU ("float16" suits a GPU); CPU threads per speech worker
+# process; beam width (5, Whisper's usual: greedy decoding (1) was no faster on short
+# clips and fell into repetition loops on Spanish, bench/bench_voice.py).
+VOICE_STT_DEVICE = env.str("VOICE_STT_DEVICE", default="cpu")
+VOICE_STT_COMPUTE_TYPE = env.str("VOICE_STT_COMPUTE_TYPE", default="int8")
+VOICE_STT_THREADS = env.int("VOICE_STT_THREADS", default=2)
+VOICE_STT_BEAM_SIZE = env.int("VOICE_STT_BEAM_SIZE", default=5)
+# Longest recording (seconds) and its size as sent (bytes); clips per learner per window.
+VOICE_CLIP_MAX_SECONDS = env.float("VOICE_CLIP_MAX_SECONDS", default=60.0)
+VOICE_CLIP_MAX_BYTES = env.int("VOICE_CLIP_MAX_BYTES", default=3 * 1024 * 1024)
+VOICE_RATE_LIMIT_CLIPS = env.int("VOICE_RATE_LIMIT_CLIPS", default=12)
+VOICE_RATE_LIMIT_WINDOW_SECONDS = env.int("VOICE_RATE_LIMIT_WINDOW_SECONDS", default=60)
+# How long the tutor socket waits for a recording's transcript before giving up.
+VOICE_TRANSCRIPT_WAIT_SECONDS = env.int("VOICE_TRANSCRIPT_WAIT_SECONDS", default=60)
+# Transcription runs on its own queue: `celery -A config worker -Q speech` holds the model.
+CELERY_TASK_ROUTES = {"voice.tasks.transcribe_clip": {"queue": "speech"}}
+# Recordings a school keeps (voice.models.SchoolVoicePolicy) are deleted when their days
+# are up; the hourly purge also fails clips whose transcription was lost.
+CELERY_BEAT_SCHEDULE["voice-purge-expired-audio"] = {
+    "task": "voice.tasks.purge_expired_audio",
+    "schedule": 60 * 60,
+}
+
 # --- product limits -------------------------------------------------------------------
 VARIANTS_MAX_PER_REQUEST = env.int("VARIANTS_MAX_PER_REQUEST", default=10)
 CLASSROOM_DEFAULT_CAPACITY = env.int("CLASSROOM_DEFAULT_CAPACITY", default=40)
@@ -294,9 +361,26 @@ CONTENT_SECURITY_POLICY = {
     "frame-ancestors": ["'none'"],
 }
 
+# Logs and error reports carry no personal data by default: e-mail addresses are masked
+# in every log line (privacy.logging), and error reports leave out all POST data.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {
+        "mask_personal_data": {"()": "privacy.logging.MaskPersonalDataFilter"},
+        "require_debug_false": {"()": "django.utils.log.RequireDebugFalse"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["mask_personal_data"]},
+        # Django's own error mails (to ADMINS, none by default), masked the same way.
+        "mail_admins": {
+            "class": "django.utils.log.AdminEmailHandler",
+            "level": "ERROR",
+            "filters": ["require_debug_false", "mask_personal_data"],
+        },
+    },
+    "loggers": {"django": {"handlers": ["mail_admins"], "level": "INFO"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
+DEFAULT_EXCEPTION_REPORTER_FILTER = "privacy.logging.NoPersonalDataReporterFilter"
+DEFAULT_EXCEPTION_REPORTER = "privacy.logging.NoPersonalDataExceptionReporter"

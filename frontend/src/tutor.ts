@@ -49,6 +49,8 @@ type Frame =
   | { type: "reply.reset"; seq: number }
   | { type: "reply.done"; turn: TurnFrame }
   | { type: "reply.error"; seq: number; message: string; retryable: boolean }
+  | { type: "reply.audio"; seq: number; index: number; text: string; audio: string }
+  | { type: "voice.status"; clip_id?: number; state: string; message?: string }
   | { type: "error"; message: string };
 
 function wireTutor(pane: HTMLElement): void {
@@ -170,8 +172,15 @@ function wireTutor(pane: HTMLElement): void {
         retry.hidden = !frame.retryable;
         break;
       }
+      case "reply.audio":
+        voice?.play(frame.audio);
+        break;
+      case "voice.status":
+        voice?.status(frame.state, frame.message);
+        break;
       case "error":
         setStatus(frame.message, "error");
+        voice?.idle();
         break;
     }
   };
@@ -259,7 +268,224 @@ function wireTutor(pane: HTMLElement): void {
     retry.hidden = true;
     socket?.send(JSON.stringify({ type: "message.retry" }));
   });
+  const voiceBox = pane.querySelector<HTMLElement>("[data-voice]");
+  const voice = voiceBox
+    ? new VoiceControls(voiceBox, (clipId) => {
+        if (socket?.readyState !== WebSocket.OPEN) return false;
+        const clientId = `${Date.now()}-${Math.random().toString(36).slice(2)}`;
+        socket.send(JSON.stringify({ type: "voice.send", clip_id: clipId, client_id: clientId }));
+        return true;
+      }, csrfToken(form), setStatus)
+    : null;
   connect();
+}
+
+// --- voice -----------------------------------------------------------------------------
+//
+// Push-to-talk (hold the button, or Space on it) or hands-free (the microphone stays on;
+// speech starts a recording, 1.2 s of quiet ends it). A recording is uploaded, then sent
+// by id over the socket; the server answers with the transcript as a normal turn and
+// speaks the reply sentence by sentence (`reply.audio`), played here in order. While the
+// tutor speaks, hands-free does not listen (no echo).
+
+const SPEECH_LEVEL = 0.06;
+const QUIET_LEVEL = 0.03;
+const QUIET_MS = 1200;
+const MAX_RECORDING_MS = 55000;
+
+class VoiceControls {
+  private stream: MediaStream | null = null;
+  private analyser: AnalyserNode | null = null;
+  private recorder: MediaRecorder | null = null;
+  private chunks: Blob[] = [];
+  private queue: string[] = [];
+  private playing: HTMLAudioElement | null = null;
+  private quietSince = 0;
+  private startedAt = 0;
+  private busy = false;
+  private readonly talk: HTMLButtonElement;
+  private readonly handsFree: HTMLInputElement;
+  private readonly level: HTMLMeterElement;
+  private readonly state: HTMLElement;
+
+  constructor(
+    private readonly box: HTMLElement,
+    private readonly sendClip: (clipId: number) => boolean,
+    private readonly csrf: string,
+    private readonly setStatus: (message: string, state?: string) => void,
+  ) {
+    this.talk = box.querySelector("[data-voice-talk]") as HTMLButtonElement;
+    this.handsFree = box.querySelector("[data-voice-handsfree]") as HTMLInputElement;
+    this.level = box.querySelector("[data-voice-level]") as HTMLMeterElement;
+    this.state = box.querySelector("[data-voice-state]") as HTMLElement;
+    const start = (event: Event): void => {
+      event.preventDefault();
+      void this.startRecording();
+    };
+    const stop = (event: Event): void => {
+      event.preventDefault();
+      this.stopRecording();
+    };
+    this.talk.addEventListener("pointerdown", start);
+    this.talk.addEventListener("pointerup", stop);
+    this.talk.addEventListener("pointerleave", () => this.stopRecording());
+    this.talk.addEventListener("keydown", (event) => {
+      if (event.key === " " && !event.repeat) start(event);
+    });
+    this.talk.addEventListener("keyup", (event) => {
+      if (event.key === " ") stop(event);
+    });
+    this.handsFree.addEventListener("change", () => {
+      if (this.handsFree.checked) void this.open().then((ok) => ok && this.show("listening"));
+      else this.show("");
+    });
+  }
+
+  private text(key: string): string {
+    return this.box.dataset[key] ?? "";
+  }
+
+  private show(state: string): void {
+    this.box.dataset.state = state;
+    this.state.textContent = state ? this.text(state) : "";
+    this.talk.setAttribute("aria-pressed", String(state === "recording"));
+  }
+
+  private async open(): Promise<boolean> {
+    if (this.stream) return true;
+    try {
+      this.stream = await navigator.mediaDevices.getUserMedia({ audio: true });
+    } catch {
+      this.setStatus(this.text("micBlocked"), "error");
+      this.handsFree.checked = false;
+      return false;
+    }
+    const context = new AudioContext();
+    this.analyser = context.createAnalyser();
+    this.analyser.fftSize = 1024;
+    context.createMediaStreamSource(this.stream).connect(this.analyser);
+    this.meter();
+    return true;
+  }
+
+  private meter(): void {
+    const samples = new Float32Array(this.analyser?.fftSize ?? 1024);
+    const tick = (): void => {
+      if (!this.analyser) return;
+      this.analyser.getFloatTimeDomainData(samples);
+      let sum = 0;
+      for (const value of samples) sum += value * value;
+      const rms = Math.min(1, Math.sqrt(sum / samples.length) * 4);
+      this.level.value = rms;
+      this.vad(rms);
+      window.requestAnimationFrame(tick);
+    };
+    window.requestAnimationFrame(tick);
+  }
+
+  private vad(rms: number): void {
+    const now = performance.now();
+    if (this.recorder) {
+      if (now - this.startedAt > MAX_RECORDING_MS) this.stopRecording();
+      else if (this.handsFree.checked) {
+        if (rms > QUIET_LEVEL) this.quietSince = now;
+        else if (now - this.quietSince > QUIET_MS) this.stopRecording();
+      }
+      return;
+    }
+    if (this.handsFree.checked && !this.busy && !this.playing && rms > SPEECH_LEVEL) {
+      void this.startRecording();
+    }
+  }
+
+  private async startRecording(): Promise<void> {
+    if (this.recorder || this.busy || !(await this.open()) || !this.stream) return;
+    this.stopPlayback();
+    const type = MediaRecorder.isTypeSupported("audio/webm;codecs=opus") ? "audio/webm;codecs=opus" : "";
+    this.recorder = new MediaRecorder(this.stream, type ? { mimeType: type } : undefined);
+    this.chunks = [];
+    this.recorder.addEventListener("dataavailable", (event) => this.chunks.push(event.data));
+    this.recorder.addEventListener("stop", () => void this.upload());
+    this.startedAt = this.quietSince = performance.now();
+    this.recorder.start(250);
+    this.show("recording");
+  }
+
+  private stopRecording(): void {
+    if (this.recorder?.state === "recording") this.recorder.stop();
+  }
+
+  private async upload(): Promise<void> {
+    const recorder = this.recorder;
+    this.recorder = null;
+    const blob = new Blob(this.chunks, { type: recorder?.mimeType || "audio/webm" });
+    this.busy = true;
+    this.show("thinking");
+    const body = new FormData();
+    body.append("audio", blob, "question.webm");
+    try {
+      const response = await fetch(this.box.dataset.voiceUrl ?? "", {
+        method: "POST",
+        body,
+        headers: { "X-CSRFToken": this.csrf },
+        credentials: "same-origin",
+      });
+      const reply = (await response.json().catch(() => ({}))) as { id?: number; error?: string };
+      if (!response.ok || reply.id === undefined || !this.sendClip(reply.id)) {
+        this.setStatus(reply.error ?? this.text("failed"), "error");
+        this.idle();
+      }
+    } catch {
+      this.setStatus(this.text("failed"), "error");
+      this.idle();
+    }
+  }
+
+  status(state: string, message?: string): void {
+    if (state === "failed" || state === "unspoken") {
+      if (message) this.setStatus(message, "error");
+      if (state === "failed") this.idle();
+    }
+  }
+
+  idle(): void {
+    this.busy = false;
+    this.show(this.handsFree.checked ? "listening" : "");
+  }
+
+  play(audio: string): void {
+    this.queue.push(audio);
+    if (!this.playing) this.next();
+  }
+
+  private next(): void {
+    const audio = this.queue.shift();
+    if (audio === undefined) {
+      this.playing = null;
+      this.idle();
+      return;
+    }
+    const bytes = Uint8Array.from(atob(audio), (c) => c.charCodeAt(0));
+    const url = URL.createObjectURL(new Blob([bytes], { type: "audio/wav" }));
+    const element = new Audio(url);
+    this.playing = element;
+    this.show("speaking");
+    const done = (): void => {
+      URL.revokeObjectURL(url);
+      if (this.playing === element) this.next();
+    };
+    element.addEventListener("ended", done);
+    element.addEventListener("error", done);
+    element.play().catch(done);
+  }
+
+  private stopPlayback(): void {
+    this.queue = [];
+    if (this.playing) {
+      this.playing.pause();
+      this.playing = null;
+    }
+  }
 }
 
 document.querySelectorAll<HTMLElement>("[data-tutor-socket]").forEach(wireTutor);

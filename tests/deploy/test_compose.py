@@ -11,7 +11,8 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+COMPOSE_TEXT = (ROOT / "docker-compose.yml").read_text()
+COMPOSE = yaml.safe_load(COMPOSE_TEXT)
 SERVICES = COMPOSE["services"]
 SETTINGS_SOURCE = (ROOT / "config" / "settings" / "base.py").read_text() + (
     ROOT / "config" / "settings" / "prod.py"
@@ -27,15 +28,34 @@ THIRD_PARTY_VARS = {"DJANGO_SETTINGS_MODULE", "HF_HOME"} | {
 }
 
 
+# Services without a health check, and why (the same reason is written in the file).
+NO_HEALTH_CHECK = {"beat": "serves nothing to probe"}
+# Services that run our code: built from the repository, never pulled.
+OURS = {"web", "worker", "speech-worker", "beat", "inference"}
+
+
 def test_expected_services_exist():
-    assert set(SERVICES) == {"web", "proxy", "worker", "beat", "inference", "postgres", "redis"}
+    assert set(SERVICES) == {
+        "web",
+        "proxy",
+        "worker",
+        "speech-worker",
+        "beat",
+        "inference",
+        "postgres",
+        "redis",
+    }
     devices = SERVICES["inference"]["deploy"]["resources"]["reservations"]["devices"]
     assert devices[0]["driver"] == "nvidia"
 
 
-@pytest.mark.parametrize("name", ["web", "proxy", "worker", "inference", "postgres", "redis"])
-def test_long_running_services_have_health_checks(name):
-    assert SERVICES[name]["healthcheck"]["test"]
+@pytest.mark.parametrize("name", sorted(SERVICES))
+def test_every_service_has_a_health_check_or_a_reason(name):
+    if name in NO_HEALTH_CHECK:
+        assert "healthcheck" not in SERVICES[name]
+        assert f"No health check: beat {NO_HEALTH_CHECK[name]}" in COMPOSE_TEXT
+    else:
+        assert SERVICES[name]["healthcheck"]["test"]
 
 
 def _command(service: dict) -> str:
@@ -47,11 +67,10 @@ def test_commands_refer_to_code_that_exists():
     web = _command(SERVICES["web"])
     module, _, attribute = re.search(r"uvicorn (\S+)", web).group(1).partition(":")
     assert (ROOT / (module.replace(".", "/") + ".py")).read_text().count(f"{attribute} =") == 1
-    assert "manage.py migrate" in web
-    for name in ("worker", "beat"):
+    for name in ("worker", "speech-worker", "beat"):
         assert _command(SERVICES[name]).startswith("celery -A config ")
     assert "app = Celery(" in (ROOT / "config" / "celery.py").read_text()
-    dockerfile = (ROOT / "Dockerfile.inference").read_text()
+    dockerfile = (ROOT / "deploy" / "inference.Dockerfile").read_text()
     assert '"-m", "inference", "serve"' in dockerfile
     assert (ROOT / "inference" / "__main__.py").exists()
     for service in SERVICES.values():
@@ -135,3 +154,106 @@ def test_docker_compose_config_is_valid(tmp_path):
     )
 
     assert result.returncode == 0, result.stderr
+
+
+def _dockerfile_stages(path: Path) -> set[str]:
+    return set(re.findall(r"^FROM \S+ AS (\S+)$", path.read_text(), re.M))
+
+
+def test_our_services_build_from_committed_dockerfiles():
+    for name in OURS:
+        build = SERVICES[name]["build"]
+        dockerfile = ROOT / build["context"] / build["dockerfile"]
+        assert build["context"] == "."
+        assert re.fullmatch(r"deploy/\w+\.Dockerfile", build["dockerfile"]), name
+        assert dockerfile.is_file()
+        if "target" in build:
+            assert build["target"] in _dockerfile_stages(dockerfile)
+    # Pulled images are the third-party ones only.
+    pulled = {name for name, service in SERVICES.items() if "build" not in service}
+    assert pulled == {"proxy", "postgres", "redis"}
+    assert not (ROOT / "Dockerfile").exists()  # one place for each image
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert {".env", ".venv", ".git", "node_modules"} <= set(ignored)
+
+
+def test_web_image_migrates_and_collects_static_files_on_start():
+    dockerfile = (ROOT / "deploy" / "web.Dockerfile").read_text()
+    entrypoint = ROOT / "deploy" / "entrypoint.sh"
+    script = entrypoint.read_text()
+
+    assert 'ENTRYPOINT ["/app/deploy/entrypoint.sh"]' in dockerfile
+    assert entrypoint.stat().st_mode & 0o111
+    # Only the web server migrates: uvicorn is what the web service runs.
+    assert _command(SERVICES["web"]).startswith("uvicorn ")
+    assert re.search(r"uvicorn \| daphne\)\s+python manage.py migrate --noinput", script)
+    assert "manage.py collectstatic --noinput" in script
+    assert "collectstatic --noinput" in dockerfile
+    subprocess.run(["sh", "-n", str(entrypoint)], check=True)
+    # Workers and beat wait for web (and so for its migrations).
+    for name in ("worker", "speech-worker", "beat"):
+        assert SERVICES[name]["depends_on"]["web"] == {"condition": "service_healthy"}
+
+
+def _queues(service: dict) -> set[str]:
+    match = re.search(r"-Q (\S+)", _command(service))
+    return set(match.group(1).split(",")) if match else set()
+
+
+def test_workers_consume_every_queue_tasks_are_sent_to():
+    from django.conf import settings
+
+    assert _queues(SERVICES["worker"]) == {settings.CELERY_TASK_DEFAULT_QUEUE}
+    assert _queues(SERVICES["speech-worker"]) == {"speech"}
+    routed = {route["queue"] for route in getattr(settings, "CELERY_TASK_ROUTES", {}).values()}
+    consumed = _queues(SERVICES["worker"]) | _queues(SERVICES["speech-worker"])
+    assert routed <= consumed
+    # Each worker's health check pings that worker, by the name it is started with.
+    for name in ("worker", "speech-worker"):
+        hostname = re.search(r"--hostname (\w+)@%h", _command(SERVICES[name])).group(1)
+        assert f"-d {hostname}@$$HOSTNAME" in SERVICES[name]["healthcheck"]["test"][1]
+
+
+def test_data_lives_in_named_volumes():
+    declared = set(COMPOSE["volumes"])
+    for name, service in SERVICES.items():
+        for volume in service.get("volumes", []):
+            source = volume.split(":")[0]
+            if source.startswith("./"):
+                assert name == "proxy"
+                assert source == "./deploy/Caddyfile"
+            else:
+                assert source in declared, f"{name}: {source} is not a named volume"
+    mounts = {
+        v.split(":")[0]: v.split(":")[1] for s in SERVICES.values() for v in s.get("volumes", [])
+    }
+    assert mounts["pgdata"] == "/var/lib/postgresql/data"
+    assert mounts["media"] == SERVICES["web"]["environment"]["MEDIA_ROOT"]
+    assert "backups" in {v.split(":")[0] for v in SERVICES["web"]["volumes"]}
+
+
+def test_every_variable_compose_interpolates_is_in_env_example():
+    for var in set(re.findall(r"\$\{(\w+)", COMPOSE_TEXT)):
+        assert re.search(rf"^#? ?{var}=", ENV_EXAMPLE, re.M), f"{var} not in .env.example"
+
+
+def test_metrics_are_collected_across_processes_and_exported_by_workers():
+    for name in ("web", "worker", "speech-worker"):
+        env = SERVICES[name]["environment"]
+        # A tmpfs, emptied with every container.
+        assert env["PROMETHEUS_MULTIPROC_DIR"].startswith("/tmp/")  # noqa: S108
+        assert "/tmp" in SERVICES[name]["tmpfs"]  # noqa: S108
+    for name in ("worker", "speech-worker"):
+        assert SERVICES[name]["environment"]["CELERY_METRICS_PORT"] == "9808"
+        assert "ports" not in SERVICES[name]  # scraped inside the compose network only
+
+
+def test_every_variable_in_env_example_is_in_the_admin_guide():
+    # One direction: .env.example is the list every setting must be in (tests above), and
+    # the guide's configuration reference must explain each of them.
+    guide = (ROOT / "docs" / "admin.md").read_text()
+    reference = guide[guide.index("## Configuration reference") :]
+    listed = re.findall(r"^#? ?([A-Z][A-Z0-9_]+)=", ENV_EXAMPLE, re.M)
+
+    assert listed
+    assert [var for var in listed if f"`{var}`" not in reference] == []

@@ -2,6 +2,7 @@
 the labels of safety flags."""
 
 from django import template
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from tutor import selectors
@@ -34,3 +35,15 @@ def tutor_oversight(context, classroom):
         "classroom": classroom,
         "flagged": selectors.classroom_flagged_count(classroom=classroom),
     }
+
+
+@register.simple_tag
+def voice_notice() -> str:
+    """What the student should know about the voice that reads replies in the active
+    language (a robotic fallback voice), or ""."""
+    from voice.tts import TTSError, voice_for
+
+    try:
+        return str(voice_for(get_language()).notice)
+    except TTSError:
+        return ""
