@@ -347,9 +347,11 @@ CSRF_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
-# 'self' covers same-origin WebSockets; data: images for inline previews.
+# 'self' covers same-origin WebSockets; data: images for inline previews; blob: media for
+# the tutor's spoken replies, which the page receives as WAV and plays from memory.
 CONTENT_SECURITY_POLICY = {
     "default-src": ["'self'"],
+    "media-src": ["'self'", "blob:"],
     "script-src": ["'self'"],
     "style-src": ["'self'", "'unsafe-inline'"],
     "img-src": ["'self'", "data:"],

@@ -303,6 +303,7 @@ class VoiceControls {
   private quietSince = 0;
   private startedAt = 0;
   private busy = false;
+  private spoken = 0;
   private readonly talk: HTMLButtonElement;
   private readonly handsFree: HTMLInputElement;
   private readonly level: HTMLMeterElement;
@@ -474,9 +475,19 @@ class VoiceControls {
       URL.revokeObjectURL(url);
       if (this.playing === element) this.next();
     };
+    element.addEventListener("ended", () => {
+      this.spoken += 1;
+      this.box.dataset.spoken = String(this.spoken); // sentences played to the end
+    });
     element.addEventListener("ended", done);
-    element.addEventListener("error", done);
-    element.play().catch(done);
+    element.addEventListener("error", () => {
+      console.warn("tutor speech could not be played:", element.error?.message ?? "unknown error");
+      done();
+    });
+    element.play().catch((error: unknown) => {
+      console.warn("tutor speech could not be played:", error);
+      done();
+    });
   }
 
   private stopPlayback(): void {

@@ -123,3 +123,45 @@ def browser():
 def screenshot_dir() -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
+
+
+TUTOR_API_KEY = "e2e-tutor-worker-key-0123456789"
+
+
+@pytest.fixture(scope="session")
+def tutor_server(tmp_path_factory):
+    """The real inference worker (packaged SmolLM2 on the CPU) and a server using it, with
+    the demo school, course and class loaded; shared by the tutor and voice tests."""
+    from tests.inference.conftest import start_worker, stop_worker
+
+    log = tmp_path_factory.mktemp("tutor-worker") / "worker.log"
+    worker = start_worker(
+        {
+            "INFERENCE_API_KEY": TUTOR_API_KEY,
+            "INFERENCE_MAX_MODEL_LEN": "2048",
+            "INFERENCE_KV_CACHE_GB": "0.5",
+        },
+        log,
+    )
+    extra = {
+        "INFERENCE_URL": worker.url,
+        "INFERENCE_API_KEY": TUTOR_API_KEY,
+        "TUTOR_MAX_TOKENS": "60",
+    }
+    try:
+        with serve(tmp_path_factory.mktemp("var"), extra) as server:
+            server.manage("load_demo")
+            server.manage("load_demo_course")
+            server.manage("load_demo_assignments")
+            yield server
+    finally:
+        stop_worker(worker)
+
+
+def student_logs_in_and_opens_the_lesson(page, url: str) -> None:
+    page.goto(url + "/accounts/login/")
+    page.get_by_label("E-mail").fill("student@demo.exocortex.local")
+    page.get_by_label("Password").fill("exocortex-demo")
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("link", name="Math 7A").click()
+    page.get_by_test_id("continue").click()

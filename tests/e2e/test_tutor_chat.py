@@ -8,38 +8,9 @@ import json
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import serve
-from tests.inference.conftest import start_worker, stop_worker
+from tests.e2e.conftest import student_logs_in_and_opens_the_lesson
 
 pytestmark = [pytest.mark.browser, pytest.mark.vllm]
-
-API_KEY = "e2e-tutor-worker-key-0123456789"
-
-
-@pytest.fixture(scope="module")
-def tutor_server(tmp_path_factory):
-    log = tmp_path_factory.mktemp("tutor-worker") / "worker.log"
-    worker = start_worker(
-        {
-            "INFERENCE_API_KEY": API_KEY,
-            "INFERENCE_MAX_MODEL_LEN": "2048",
-            "INFERENCE_KV_CACHE_GB": "0.5",
-        },
-        log,
-    )
-    extra = {
-        "INFERENCE_URL": worker.url,
-        "INFERENCE_API_KEY": API_KEY,
-        "TUTOR_MAX_TOKENS": "60",
-    }
-    try:
-        with serve(tmp_path_factory.mktemp("var"), extra) as server:
-            server.manage("load_demo")
-            server.manage("load_demo_course")
-            server.manage("load_demo_assignments")
-            yield server
-    finally:
-        stop_worker(worker)
 
 
 def test_student_asks_the_tutor_during_an_exercise(browser, tutor_server, screenshot_dir):
@@ -52,12 +23,7 @@ def test_student_asks_the_tutor_during_an_exercise(browser, tutor_server, screen
             lambda payload: frames.append(json.loads(payload)) if "/ws/tutor/" in ws.url else None,
         ),
     )
-    page.goto(tutor_server.url + "/accounts/login/")
-    page.get_by_label("E-mail").fill("student@demo.exocortex.local")
-    page.get_by_label("Password").fill("exocortex-demo")
-    page.get_by_role("button", name="Log in").click()
-    page.get_by_role("link", name="Math 7A").click()
-    page.get_by_test_id("continue").click()
+    student_logs_in_and_opens_the_lesson(page, tutor_server.url)
     expect(page.get_by_test_id("exercise")).to_have_count(1)
     tutor = page.get_by_test_id("tutor")
     expect(tutor).to_contain_text("it will not give the answer away")
