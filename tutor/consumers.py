@@ -345,11 +345,17 @@ class _Voice:
         from voice.tts import TTSError
 
         try:
-            await self.speaker.finish()
-        except TTSError as exc:
-            logger.warning("reply %s not spoken: %s", self.seq, exc)
+            await asyncio.wait_for(self.speaker.finish(), settings.VOICE_SPEAK_TIMEOUT_SECONDS)
+        except Exception as exc:  # speech is extra: the reply is shown and saved anyway
+            self.speaker.cancel()
+            if isinstance(exc, TTSError):
+                logger.warning("reply %s not spoken: %s", self.seq, exc)
+                message = exc.message
+            else:
+                logger.exception("reply %s not spoken", self.seq)
+                message = _("The tutor's answer could not be read aloud. It is shown above.")
             await self.consumer.send_json(
-                {"type": "voice.status", "state": "unspoken", "message": exc.message}
+                {"type": "voice.status", "state": "unspoken", "message": message}
             )
 
 

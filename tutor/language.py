@@ -12,8 +12,14 @@ import re
 import unicodedata
 
 
+def _fold(word: str) -> str:
+    """Without accents: students often type "como" for "cómo"."""
+    decomposed = unicodedata.normalize("NFKD", word)
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
 def _wordset(text: str) -> frozenset[str]:
-    return frozenset(text.split())
+    return frozenset(_fold(word) for word in text.split())
 
 
 # Frequent short words per language, as written (accents kept).
@@ -53,7 +59,7 @@ def detect(text: str, *, min_evidence: int = 2) -> str | None:
     latin = len(_LATIN.findall(text))
     if arabic and arabic >= 0.6 * (arabic + latin):
         return "ar"
-    tokens = [t.casefold() for t in _TOKEN.findall(text)]
+    tokens = [_fold(t.casefold()) for t in _TOKEN.findall(text)]
     scores = {code: sum(t in words for t in tokens) for code, words in _WORDS.items()}
     scores["es"] += text.count("¿") + text.count("¡")
     ranked = sorted(scores.items(), key=lambda item: item[1], reverse=True)

@@ -137,6 +137,7 @@ def clip_transcribe(*, clip_id: int) -> VoiceClip | None:
             model=stt_model(),
             language=clip.language or None,
             beam_size=settings.VOICE_STT_BEAM_SIZE,
+            allowed_languages=tuple(code for code, _name in settings.LANGUAGES),
         )
     except stt.AudioRejected as exc:
         failure = exc.reason

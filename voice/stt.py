@@ -303,23 +303,37 @@ def model_load(path: str, *, device: str, compute_type: str, threads: int):
     )
 
 
-def transcribe(audio: Any, *, model, language: str | None, beam_size: int) -> Transcript:
+def transcribe(
+    audio: Any,
+    *,
+    model,
+    language: str | None,
+    beam_size: int,
+    allowed_languages: tuple[str, ...] = (),
+) -> Transcript:
     """Transcribe checked 16 kHz audio (from audio_decode) with `model`; AudioRejected
-    ("silence") when the VAD hears no speech or Whisper writes no words."""
+    ("silence") when the VAD hears no speech or Whisper writes no words.
+
+    Without `language` Whisper detects it; with `allowed_languages` a detection outside
+    them (a short Spanish question taken for Thai) is replaced by the likeliest allowed
+    one before anything is decoded (detection is done up front; decoding is lazy)."""
     start = time.perf_counter()
     first, last = speech_span(audio)
     speech = audio[first:last]
-    segments, info = model.transcribe(
-        speech,
-        language=language or None,
-        beam_size=beam_size,
-        vad_filter=False,  # speech_span already cut the silence
+    options = {
+        "beam_size": beam_size,
+        "vad_filter": False,  # speech_span already cut the silence
         # The VAD heard speech: Whisper's own "no speech" guess must not drop it (it does
         # on some synthetic and accented voices).
-        no_speech_threshold=None,
-        condition_on_previous_text=False,
-        without_timestamps=True,
-    )
+        "no_speech_threshold": None,
+        "condition_on_previous_text": False,
+        "without_timestamps": True,
+    }
+    segments, info = model.transcribe(speech, language=language or None, **options)
+    if not language and allowed_languages and info.language not in allowed_languages:
+        ranked = [code for code, _p in (info.all_language_probs or []) if code in allowed_languages]
+        if ranked:
+            segments, info = model.transcribe(speech, language=ranked[0], **options)
     text = " ".join(segment.text.strip() for segment in segments).strip()
     if not text:
         raise AudioRejected("silence", "no words recognised")

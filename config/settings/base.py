@@ -318,6 +318,8 @@ VOICE_RATE_LIMIT_CLIPS = env.int("VOICE_RATE_LIMIT_CLIPS", default=12)
 VOICE_RATE_LIMIT_WINDOW_SECONDS = env.int("VOICE_RATE_LIMIT_WINDOW_SECONDS", default=60)
 # How long the tutor socket waits for a recording's transcript before giving up.
 VOICE_TRANSCRIPT_WAIT_SECONDS = env.int("VOICE_TRANSCRIPT_WAIT_SECONDS", default=60)
+# Longest the tutor socket spends reading one reply aloud before giving up on the audio.
+VOICE_SPEAK_TIMEOUT_SECONDS = env.int("VOICE_SPEAK_TIMEOUT_SECONDS", default=60)
 # Transcription runs on its own queue: `celery -A config worker -Q speech` holds the model.
 CELERY_TASK_ROUTES = {"voice.tasks.transcribe_clip": {"queue": "speech"}}
 # Recordings a school keeps (voice.models.SchoolVoicePolicy) are deleted when their days
