@@ -18,6 +18,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from common.errors import ApplicationError
 from common.forms import form_add_error
+from common.responses import user_file_response
 from courses import packages, selectors, services
 from courses.forms import (
     CourseCreateForm,
@@ -467,7 +468,4 @@ def asset(request: HttpRequest, course_id: int, name: str) -> FileResponse:
     if item is None:
         raise Http404("No such file.")
     content_type = item.content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
-    response = FileResponse(item.file.open("rb"), content_type=content_type)
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
+    return user_file_response(item.file, content_type)

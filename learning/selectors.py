@@ -214,6 +214,10 @@ def presentation_attempts(*, presentation: Presentation) -> list[Attempt]:
     return list(presentation.attempts.order_by("created_at", "id"))
 
 
+def presentation_latest_attempt(*, presentation: Presentation) -> Attempt | None:
+    return presentation.attempts.order_by("-created_at", "-id").first()
+
+
 def reviews_due(*, learner: User, now=None) -> QuerySet[ReviewCard]:
     """The learner's review cards that are due, oldest first, with skill and course."""
     return (

@@ -220,7 +220,7 @@ def presentation_status(request: HttpRequest, presentation_id: int) -> JsonRespo
     presentation = selectors.presentation_get_for_learner(
         user=request.user, presentation_id=presentation_id
     )
-    latest = presentation.attempts.order_by("-created_at", "-id").first()
+    latest = selectors.presentation_latest_attempt(presentation=presentation)
     return JsonResponse({"status": latest.status if latest else None})
 
 

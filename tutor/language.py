@@ -11,11 +11,12 @@ English).
 import re
 import unicodedata
 
+from tutor.numberwords import normalize
+
 
 def _fold(word: str) -> str:
-    """Without accents: students often type "como" for "cómo"."""
-    decomposed = unicodedata.normalize("NFKD", word)
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
+    """Case folded, without accents: students often type "como" for "cómo"."""
+    return normalize(word)
 
 
 def _wordset(text: str) -> frozenset[str]:
@@ -59,7 +60,7 @@ def detect(text: str, *, min_evidence: int = 2) -> str | None:
     latin = len(_LATIN.findall(text))
     if arabic and arabic >= 0.6 * (arabic + latin):
         return "ar"
-    tokens = [_fold(t.casefold()) for t in _TOKEN.findall(text)]
+    tokens = [_fold(t) for t in _TOKEN.findall(text)]
     scores = {code: sum(t in words for t in tokens) for code, words in _WORDS.items()}
     scores["es"] += text.count("¿") + text.count("¡")
     ranked = sorted(scores.items(), key=lambda item: item[1], reverse=True)

@@ -23,8 +23,9 @@ nothing a teacher cannot see and undo.
 """
 
 import re
-import unicodedata
 from dataclasses import dataclass
+
+from tutor.numberwords import normalize
 
 SELF_HARM = "self_harm"
 ABUSE = "abuse"
@@ -138,26 +139,10 @@ class Screening:
         return "safety:" + ",".join(self.categories)
 
 
-_ARABIC_DIACRITICS = re.compile("[\u064b-\u065f\u0670\u0640]")
-# Alef with hamza above/below and madda → bare alef; alef maqsura → yeh; teh marbuta → heh.
-_ARABIC_LETTERS = str.maketrans(
-    {
-        "\u0623": "\u0627",
-        "\u0625": "\u0627",
-        "\u0622": "\u0627",
-        "\u0649": "\u064a",
-        "\u0629": "\u0647",
-    }
-)
-
-
 def _normalise(text: str) -> str:
-    text = unicodedata.normalize("NFKD", text.casefold())
-    text = "".join(c for c in text if not unicodedata.combining(c) or "\u0600" <= c <= "\u06ff")
-    text = unicodedata.normalize("NFC", text)
-    text = _ARABIC_DIACRITICS.sub("", text).translate(_ARABIC_LETTERS)
-    text = text.replace("\u2019", "'")
-    return re.sub(r"\s+", " ", text)
+    # The guard's normalisation (case, accents, Arabic letter forms and marks, digits),
+    # with runs of whitespace made one space.
+    return re.sub(r"\s+", " ", normalize(text))
 
 
 def _mask_phone(match: re.Match) -> str:

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.selectors import classroom_get_for_manager, classroom_students
 from common.errors import ApplicationError
 from common.ratelimit import ratelimit_hit
+from common.responses import json_error, user_file_response
 from courses.rendering import render_markdown
 from courses.selectors import asset_base
 from learning.selectors import lesson_get_for_student
@@ -141,11 +142,7 @@ def photo_upload(request: HttpRequest, lesson_id: int) -> JsonResponse:
         session = services.session_for_lesson(learner=request.user, lesson=lesson)
         photo = photos.photo_add(session=session, data=upload.read())
     except ApplicationError as exc:
-        retry_after = exc.extra.get("retry_after")
-        response = JsonResponse({"error": exc.message}, status=429 if retry_after else 400)
-        if retry_after:
-            response["Retry-After"] = str(retry_after)
-        return response
+        return json_error(exc)
     url = reverse("tutor:photo", args=[photo.id])
     return JsonResponse({"id": photo.id, "url": url}, status=201)
 
@@ -154,11 +151,7 @@ def photo_upload(request: HttpRequest, lesson_id: int) -> JsonResponse:
 @require_GET
 def photo(request: HttpRequest, photo_id: int) -> FileResponse:
     item = selectors.photo_get_for_user(user=request.user, photo_id=photo_id)
-    response = FileResponse(item.file.open("rb"), content_type=item.content_type)
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, max-age=3600"
-    return response
+    return user_file_response(item.file, item.content_type, cache_control="private, max-age=3600")
 
 
 # --- voice --------------------------------------------------------------------------------
@@ -188,9 +181,5 @@ def voice_upload(request: HttpRequest, lesson_id: int) -> JsonResponse:
             language="",  # Whisper detects it: a student may speak another language
         )
     except ApplicationError as exc:
-        retry_after = exc.extra.get("retry_after")
-        response = JsonResponse({"error": exc.message}, status=429 if retry_after else 400)
-        if retry_after:
-            response["Retry-After"] = str(retry_after)
-        return response
+        return json_error(exc)
     return JsonResponse({"id": clip.id}, status=201)
