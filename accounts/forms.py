@@ -34,6 +34,15 @@ class LoginForm(forms.Form):
     password = forms.CharField(label=_("Password"), widget=forms.PasswordInput, max_length=128)
 
 
+class TwoFactorCodeForm(forms.Form):
+    code = forms.CharField(
+        label=_("Code"),
+        max_length=32,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "autofocus": True}),
+        help_text=_("The six digits your authenticator app shows, or a backup code."),
+    )
+
+
 class ClassroomCreateForm(forms.Form):
     name = forms.CharField(label=_("Class name"), max_length=NAME_MAX_LENGTH)
     capacity = forms.IntegerField(

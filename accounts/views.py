@@ -9,15 +9,23 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import REDIRECT_FIELD_NAME, login, logout
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
+from django_otp import login as otp_login
 
-from accounts import selectors, services
-from accounts.forms import ClassroomCreateForm, ClassroomJoinForm, LoginForm, SignupForm
+from accounts import selectors, services, two_factor
+from accounts.forms import (
+    ClassroomCreateForm,
+    ClassroomJoinForm,
+    LoginForm,
+    SignupForm,
+    TwoFactorCodeForm,
+)
 from common.errors import ApplicationError
 from common.forms import form_add_error
 from common.ratelimit import client_address, ratelimit_give_back, ratelimit_hit
@@ -146,6 +154,9 @@ def login_view(request: HttpRequest) -> HttpResponse:
             count_success=False,
         )
         user = outcome.result
+        if user is not None and two_factor.two_factor_enabled(user=user):
+            two_factor.login_pending_set(request=request, user=user)
+            return redirect(_keep_next(request, reverse("accounts:login_verify")))
         if user is not None:
             login(request, user)
             audit_record(action=AuditAction.LOGIN, actor=user)
@@ -153,6 +164,91 @@ def login_view(request: HttpRequest) -> HttpResponse:
     return outcome.respond(
         render(request, "accounts/login.html", {"form": form}, status=outcome.status)
     )
+
+
+@require_http_methods(["GET", "POST"])
+def login_verify(request: HttpRequest) -> HttpResponse:
+    """The second step of signing in, for people with two-factor sign-in on."""
+    user = two_factor.login_pending_get(request=request)
+    if user is None:
+        messages.info(request, _("Please log in again."))
+        return redirect(_keep_next(request, reverse("accounts:login")))
+    form = TwoFactorCodeForm(request.POST or None)
+    outcome = _Outcome()
+    if request.method == "POST":
+        outcome = _submit(
+            request,
+            form,
+            partial(two_factor.login_code_verify, user=user),
+            ratelimit_scope="two_factor",
+            account=f"user:{user.pk}",
+            count_success=False,
+        )
+        device = outcome.result
+        if device is not None:
+            request.session.pop(two_factor.PENDING_SESSION_KEY, None)
+            login(request, user, backend="accounts.backends.EmailBackend")
+            otp_login(request, device)
+            audit_record(action=AuditAction.LOGIN, actor=user, metadata={"two_factor": 1})
+            return _set_language_cookie(redirect(_next_url(request)), user.preferred_language)
+    return outcome.respond(
+        render(request, "accounts/login_verify.html", {"form": form}, status=outcome.status)
+    )
+
+
+def _keep_next(request: HttpRequest, url: str) -> str:
+    """`url` with this request's ?next= carried over (checked again where it is used)."""
+    next_url = request.GET.get(REDIRECT_FIELD_NAME, "")
+    return f"{url}?{urlencode({REDIRECT_FIELD_NAME: next_url})}" if next_url else url
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def two_factor_settings(request: HttpRequest) -> HttpResponse:
+    """Turn two-factor sign-in on (scan, confirm, get backup codes) or off; renew backup
+    codes. Teachers, school admins and superusers only."""
+    user = request.user
+    if not two_factor.two_factor_allowed(user=user):
+        raise PermissionDenied
+    action = request.POST.get("action", "") if request.method == "POST" else ""
+    actions = {
+        "enable": two_factor.two_factor_enable,
+        "disable": two_factor.two_factor_disable,
+        "renew": two_factor.two_factor_backup_codes_renew,
+    }
+    form = TwoFactorCodeForm(request.POST or None)
+    outcome = _Outcome()
+    backup_codes = None
+    if action in actions:
+        outcome = _submit(
+            request,
+            form,
+            partial(actions[action], user=user),
+            ratelimit_scope="two_factor",
+            account=f"user:{user.pk}",
+            count_success=False,
+        )
+        if outcome.status == 200 and action == "disable":
+            messages.success(request, _("Two-factor sign-in is off."))
+            return redirect("accounts:two_factor")
+        backup_codes = outcome.result
+        if backup_codes is not None and action == "enable":
+            messages.success(request, _("Two-factor sign-in is on."))
+    elif request.method == "POST":
+        return HttpResponse(status=400)
+    enabled = two_factor.two_factor_enabled(user=user)
+    context = {
+        "form": form if outcome.status != 200 else TwoFactorCodeForm(),
+        "failed_action": action if outcome.status != 200 else "",
+        "enabled": enabled,
+        "enrolment": None if enabled else two_factor.two_factor_enrolment_get(user=user),
+        "backup_codes": backup_codes,
+        "backup_codes_left": two_factor.two_factor_backup_codes_count(user=user),
+    }
+    response = render(request, "accounts/two_factor.html", context, status=outcome.status)
+    # The page may show the secret or backup codes: never keep it in a cache.
+    response["Cache-Control"] = "no-store"
+    return outcome.respond(response)
 
 
 def _next_url(request: HttpRequest) -> str:

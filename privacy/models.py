@@ -111,6 +111,8 @@ class AuditAction(models.TextChoices):
     ROLE_CHANGE = "role_change", _("Changed a role")
     TRANSCRIPT_VIEW = "transcript_view", _("Read a tutor conversation")
     RETENTION_CHANGE = "retention_change", _("Changed the retention settings")
+    TWO_FACTOR_ENABLED = "two_factor_enabled", _("Turned two-factor sign-in on")
+    TWO_FACTOR_DISABLED = "two_factor_disabled", _("Turned two-factor sign-in off")
 
 
 class AuditEventQuerySet(models.QuerySet):

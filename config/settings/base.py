@@ -37,6 +37,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "accounts",
     "courses",
     "learning",
@@ -57,6 +60,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): whether this session passed the second factor.
+    "django_otp.middleware.OTPMiddleware",
     "accounts.middleware.PreferredLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -341,6 +346,11 @@ CLASSROOM_CODE_TTL_DAYS = env.int("CLASSROOM_CODE_TTL_DAYS", default=14)
 RATE_LIMIT_ACCOUNT_ATTEMPTS = env.int("RATE_LIMIT_ACCOUNT_ATTEMPTS", default=10)
 RATE_LIMIT_ADDRESS_ATTEMPTS = env.int("RATE_LIMIT_ADDRESS_ATTEMPTS", default=300)
 RATE_LIMIT_WINDOW_SECONDS = env.int("RATE_LIMIT_WINDOW_SECONDS", default=300)
+# Two-factor sign-in (optional, for teachers and admins): the name authenticator apps show,
+# and how long a password that was right waits for its code before it must be typed again.
+OTP_TOTP_ISSUER = "Exocortex"
+TWO_FACTOR_PENDING_SECONDS = 300
+TWO_FACTOR_BACKUP_CODES = 10
 
 # --- security defaults valid everywhere -------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
