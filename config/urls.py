@@ -18,6 +18,10 @@ urlpatterns = [
     path("learn/", include("learning.urls")),
     path("tutor/", include("tutor.urls")),
     path("privacy/", include("privacy.urls")),
+    # LTI 1.3: launches from a school's LMS (docs/lti.md).
+    path("lti/", include("lti.urls")),
+    # Single sign-on through a school's OpenID Connect or SAML provider (docs/sso.md).
+    path("sso/", include("sso.urls")),
     path("i18n/", include("accounts.i18n_urls")),
     # The admin signs in on the app's login page, under its rate limits.
     path("admin/login/", accounts_views.admin_login),

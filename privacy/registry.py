@@ -32,6 +32,8 @@ PERSONAL_DATA_MODULES = [
     "tutor.privacy",
     "learning.privacy",
     "privacy.contrib",
+    "sso.privacy",  # before accounts: identities point at the user row
+    "lti.privacy",
     "accounts.privacy",
 ]
 

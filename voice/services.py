@@ -138,6 +138,7 @@ def clip_transcribe(*, clip_id: int) -> VoiceClip | None:
             language=clip.language or None,
             beam_size=settings.VOICE_STT_BEAM_SIZE,
             allowed_languages=tuple(code for code, _name in settings.LANGUAGES),
+            min_window_seconds=settings.VOICE_STT_MIN_WINDOW_SECONDS,
         )
     except stt.AudioRejected as exc:
         failure = exc.reason

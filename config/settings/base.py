@@ -48,6 +48,13 @@ INSTALLED_APPS = [
     "privacy",
     "frontend",
     "ops",
+    "lti",
+    "sso",  # before allauth: its templates replace allauth's pages (docs/sso.md)
+    "allauth",
+    "allauth.account",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.openid_connect",
+    "allauth.socialaccount.providers.saml",
 ]
 
 MIDDLEWARE = [
@@ -64,6 +71,8 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     "accounts.middleware.PreferredLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # django-allauth (single sign-on, sso/) needs the request in its flows.
+    "allauth.account.middleware.AccountMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "common.middleware.ContentSecurityPolicyMiddleware",
 ]
@@ -316,6 +325,10 @@ VOICE_STT_DEVICE = env.str("VOICE_STT_DEVICE", default="cpu")
 VOICE_STT_COMPUTE_TYPE = env.str("VOICE_STT_COMPUTE_TYPE", default="int8")
 VOICE_STT_THREADS = env.int("VOICE_STT_THREADS", default=2)
 VOICE_STT_BEAM_SIZE = env.int("VOICE_STT_BEAM_SIZE", default=5)
+# Shortest encoder window, seconds: a short question is heard in a window of its speech
+# plus 5 s, at least this long, instead of Whisper's fixed 30 s (about 3x faster on short
+# questions, same error rate: docs/voice.md); 30 turns fitted windows off.
+VOICE_STT_MIN_WINDOW_SECONDS = env.int("VOICE_STT_MIN_WINDOW_SECONDS", default=10)
 # Longest recording (seconds) and its size as sent (bytes); clips per learner per window.
 VOICE_CLIP_MAX_SECONDS = env.float("VOICE_CLIP_MAX_SECONDS", default=60.0)
 VOICE_CLIP_MAX_BYTES = env.int("VOICE_CLIP_MAX_BYTES", default=3 * 1024 * 1024)
@@ -351,6 +364,38 @@ RATE_LIMIT_WINDOW_SECONDS = env.int("RATE_LIMIT_WINDOW_SECONDS", default=300)
 OTP_TOTP_ISSUER = "Exocortex"
 TWO_FACTOR_PENDING_SECONDS = 300
 TWO_FACTOR_BACKUP_CODES = 10
+# LTI login initiations per client address per RATE_LIMIT_WINDOW_SECONDS: each keeps a
+# state and nonce for 10 minutes. High, because a whole school's launches come from one
+# address at the start of a lesson.
+LTI_LOGIN_ATTEMPTS_PER_ADDRESS = 3000
+
+# --- single sign-on (sso/, docs/sso.md) -------------------------------------------------
+# Schools sign in through their own OpenID Connect or SAML identity provider, set up in
+# the admin site (sso.models.IdentityProvider); local accounts stay. Only allauth's
+# social login is used: its local account pages are never mounted (sso/urls.py), sign-up
+# happens without a form (sso.adapters) and no allauth e-mail is sent.
+ACCOUNT_ADAPTER = "sso.adapters.AccountAdapter"
+SOCIALACCOUNT_ADAPTER = "sso.adapters.SocialAccountAdapter"
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*"]
+ACCOUNT_USER_MODEL_USERNAME_FIELD = "username"
+ACCOUNT_EMAIL_VERIFICATION = "none"
+SOCIALACCOUNT_EMAIL_VERIFICATION = "none"
+# Linking to an existing account by e-mail is sso.services' decision (same school only).
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
+SOCIALACCOUNT_AUTO_SIGNUP = True
+# Access and refresh tokens are not kept: nothing here calls the identity provider later.
+SOCIALACCOUNT_STORE_TOKENS = False
+# The buttons are links, not forms: the page's CSP (form-action 'self') would block a form
+# whose answer redirects to the identity provider. Only process=login is accepted.
+SOCIALACCOUNT_LOGIN_ON_GET = True
+SOCIALACCOUNT_PROVIDERS = {
+    # sso.oidc's provider: always checks the id_token's signature, sends and checks a nonce.
+    "openid_connect": {
+        "provider_class": "sso.oidc.OpenIDConnectProvider",
+        "OAUTH_PKCE_ENABLED": True,
+    },
+}
 
 # --- security defaults valid everywhere -------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

@@ -254,3 +254,20 @@ def test_login_without_two_factor_is_one_step(client):
 
     assert response.status_code == 302
     assert _logged_in_user_id(client) == str(teacher.pk)
+
+
+def test_a_site_admin_can_remove_a_lost_device_but_never_sees_its_key(client):
+    teacher = TeacherFactory()
+    _enable(client, teacher)
+    device = TOTPDevice.objects.get(user=teacher)
+    superuser = TeacherFactory(is_staff=True, is_superuser=True)
+    client.force_login(superuser)
+
+    page = client.get(reverse("admin:otp_totp_totpdevice_change", args=[device.pk]))
+    assert page.status_code == 200
+    assert device.key not in page.content.decode()
+    assert client.get(f"/admin/otp_totp/totpdevice/{device.pk}/config/").status_code != 200
+
+    client.post(reverse("admin:otp_totp_totpdevice_delete", args=[device.pk]), {"post": "yes"})
+
+    assert not two_factor.two_factor_enabled(user=teacher)

@@ -47,6 +47,14 @@ def embedded_url(tmp_path):
         WEB_ADDR=f"127.0.0.1:{port}",
         EXOCORTEX_VAR_DIR=str(tmp_path / "var"),
     )
+    # As `make run` does first: the login page reads the database (single sign-on buttons).
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput"],
+        cwd=ROOT,
+        env={**env, "DJANGO_SETTINGS_MODULE": "config.settings.embedded"},
+        check=True,
+        capture_output=True,
+    )
     log = (tmp_path / "server.log").open("w")
     # Its own process group: the script ends with `kill 0`.
     server = subprocess.Popen(

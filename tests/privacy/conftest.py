@@ -1,12 +1,14 @@
 """Two students of one class with a full history each (answers, mastery, a review card,
 tutor conversations with a teacher's note and a photo, the tutor's memory, a log-in
-session), and a school admin."""
+session, a single sign-on identity, an LMS identity), and a school admin."""
 
 import io
 from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
+from allauth.account.models import EmailAddress
+from allauth.socialaccount.models import SocialAccount, SocialToken
 from django.contrib.sessions.backends.db import SessionStore
 from django.core.files.base import ContentFile
 from django.utils import timezone
@@ -16,6 +18,7 @@ from accounts.models import Role
 from learning import selectors as learning_selectors
 from learning import services as learning_services
 from learning.models import ReviewCard
+from lti.models import LtiIdentity
 from tests.factories import StudentFactory, UserFactory, enroll
 from tests.learning.conftest import World, build_world
 from tutor import services as tutor_services
@@ -71,6 +74,19 @@ def give_history(world: World, student) -> None:
     store["_auth_user_id"] = str(student.pk)
     store["_auth_user_backend"] = "accounts.backends.EmailBackend"
     store.create()
+    # Signed in through the school's identity provider (sso/): its claims and a token.
+    account = SocialAccount.objects.create(
+        user=student,
+        provider="school-oidc",
+        uid=f"sub-{student.pk}",
+        extra_data={"userinfo": {"email": student.email, "name": student.display_name}},
+    )
+    SocialToken.objects.create(account=account, token=f"token-of-{student.email}")
+    EmailAddress.objects.create(user=student, email=student.email, verified=True, primary=True)
+    # Launched from the school's LMS (lti/).
+    LtiIdentity.objects.create(
+        school=world.school, issuer="https://lms.example.org", sub=f"lms-{student.pk}", user=student
+    )
 
 
 @dataclass

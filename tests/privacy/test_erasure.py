@@ -126,6 +126,12 @@ def test_erasure_leaves_nothing_personal_in_any_table(klass, django_capture_on_c
     erasure = AuditEvent.objects.get(action=AuditAction.ERASURE)
     assert erasure.metadata["reference"] == request.reference
     assert erasure.metadata["attempts_anonymised"] == 2
+    assert (
+        erasure.metadata["sign_in_identities"],
+        erasure.metadata["sign_in_tokens"],
+        erasure.metadata["email_addresses"],
+        erasure.metadata["lms_identities"],
+    ) == (1, 1, 1, 1)
     assert erasure.school_id == klass.school.id
     # erasing again is a no-op
     assert services.user_erase(request_id=request.pk) is None

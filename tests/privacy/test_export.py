@@ -57,6 +57,14 @@ def test_student_exports_every_personal_record_and_nothing_of_a_classmate(client
     )
     assert session["teacher_notes"][0]["text"] == f"{student.display_name} is doing well"
     assert archive["learner_memory.json"][0]["interests"] == ["football"]
+    [identity] = archive["sign_in_identities.json"]
+    assert (identity["provider"], identity["uid"]) == ("school-oidc", f"sub-{student.id}")
+    assert identity["claims"]["userinfo"]["email"] == student.email
+    assert archive["email_addresses.json"] == [
+        {"email": student.email, "verified": True, "primary": True}
+    ]
+    [lms] = archive["lms_identities.json"]
+    assert (lms["issuer"], lms["sub"]) == ("https://lms.example.org", f"lms-{student.id}")
     [photo] = archive["photos.json"]
     stored = TutorPhoto.objects.get(session__learner=student)
     with stored.file.open("rb") as handle:

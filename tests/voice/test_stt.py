@@ -7,7 +7,7 @@ import av
 import numpy as np
 import pytest
 
-from tests.voice.conftest import RATE, speak, tone, wav_bytes
+from tests.voice.conftest import RATE, speak, tone, wav_bytes, words
 from voice import stt
 
 
@@ -152,3 +152,56 @@ def test_a_model_folder_path_is_used_as_it_is(tmp_path):
     assert stt.model_path(str(tmp_path), cache_dir=tmp_path / "cache") == tmp_path
     with pytest.raises(stt.ModelUnavailable):
         stt.model_path("large-v9", cache_dir=tmp_path / "cache")
+
+
+# --- transcription windows ----------------------------------------------------------------
+
+QUESTION = "Could you explain what a denominator is?"
+
+
+@pytest.mark.speech
+def test_a_short_question_is_heard_in_a_fitted_window(whisper, tmp_path):
+    audio = stt.audio_decode(
+        speak(QUESTION, voice="en-us", path=tmp_path / "q.wav"), max_seconds=60
+    )
+
+    result = stt.transcribe(
+        audio, model=whisper, language=None, beam_size=5, allowed_languages=("en", "es", "fr", "ar")
+    )
+
+    assert result.window_seconds == 10
+    assert result.language == "en"
+    assert 0 < result.language_probability <= 1
+    assert {"explain", "what", "is"} <= words(result.text)
+
+
+@pytest.mark.speech
+def test_fitted_and_full_windows_hear_the_same_question(whisper, tmp_path):
+    data = speak("Quiero aprender los números.", voice="es", path=tmp_path / "q.wav")
+    audio = stt.audio_decode(data, max_seconds=60)
+
+    fitted = stt.transcribe(audio, model=whisper, language="es", beam_size=5)
+    full = stt.transcribe(audio, model=whisper, language="es", beam_size=5, min_window_seconds=30)
+
+    assert (fitted.window_seconds, full.window_seconds) == (10, 30)
+    assert words(fitted.text) == words(full.text) == {"quiero", "aprender", "los", "numeros"}
+
+
+@pytest.mark.speech
+def test_long_speech_goes_through_whisper_s_full_windows(whisper, tmp_path):
+    data = speak(QUESTION, voice="en-us", path=tmp_path / "q.wav")
+    question = stt.audio_decode(data, max_seconds=60)
+    gap = np.zeros(RATE // 2, np.float32)
+    audio = np.concatenate([question, gap] * 10)
+    assert audio.size / RATE > 25  # speech + margin would not fit in a shorter window
+
+    result = stt.transcribe(audio, model=whisper, language="en", beam_size=5)
+
+    assert result.window_seconds == 30
+    assert {"explain", "what"} <= words(result.text)
+
+
+def test_a_looping_decoding_is_recognised_by_its_compression_ratio():
+    assert stt._compression_ratio("How many centimetres are in one metre?") < 2.4
+    assert stt._compression_ratio("How many centimetres are in one metre? " * 6) > 2.4
+    assert stt._compression_ratio("") == 0.0
