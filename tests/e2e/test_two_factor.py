@@ -30,10 +30,10 @@ def test_teacher_turns_on_two_factor_and_signs_in_with_a_code(
     sign_up(
         page,
         live_server_url,
-        name="Mr Okafor",
-        email="okafor@example.org",
+        name="Ms Adeyemi",
+        email="adeyemi.2fa@example.org",
         role="teacher",
-        school="Riverside School",
+        school="Hillside Academy",
     )
 
     page.get_by_test_id("nav-security").click()
@@ -49,7 +49,7 @@ def test_teacher_turns_on_two_factor_and_signs_in_with_a_code(
 
     page.get_by_role("button", name="Log out").click()
     page.goto(live_server_url + "/accounts/login/")
-    page.get_by_label("E-mail").fill("okafor@example.org")
+    page.get_by_label("E-mail").fill("adeyemi.2fa@example.org")
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
     # The password alone signs nothing in: the code step comes next.
@@ -60,4 +60,4 @@ def test_teacher_turns_on_two_factor_and_signs_in_with_a_code(
     page.get_by_role("button", name="Continue").click()
 
     expect(page).to_have_url(re.compile(r"/accounts/dashboard/$"))
-    expect(page.get_by_test_id("user-name")).to_have_text("Mr Okafor")
+    expect(page.get_by_test_id("user-name")).to_have_text("Ms Adeyemi")
