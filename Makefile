@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.stamp
 
-.PHONY: run dev test test-embedded test-fast lint format bench bench-inference bench-learning bench-models bench-checker bench-voice setup clean
+.PHONY: run dev test test-embedded test-fast lint format bench bench-inference bench-learning bench-models bench-checker bench-voice bench-voice-window setup clean
 
 setup: $(STAMP)/web $(STAMP)/inference $(STAMP)/voice $(STAMP)/tts $(STAMP)/npm frontend/build/app.js catalogs
 
@@ -93,6 +93,10 @@ bench-models: setup
 ## bench-voice: speech-to-text word error rate and real-time factor on espeak-ng speech
 bench-voice: setup
 	$(PY) bench/bench_voice.py
+
+## bench-voice-window: the speech-to-text encoder window sweep (docs/voice.md)
+bench-voice-window: setup
+	$(PY) bench/bench_voice_window.py
 
 clean:
 	rm -rf $(VENV) node_modules frontend/build var

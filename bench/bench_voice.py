@@ -106,9 +106,9 @@ def edit_distance(reference: list[str], hypothesis: list[str]) -> int:
     return previous[-1]
 
 
-def speak(text: str, voice: str, path: Path) -> bytes:
+def speak(text: str, voice: str, path: Path, *, speed: int = 150) -> bytes:
     subprocess.run(
-        ["espeak-ng", "-v", voice, "-s", "150", "-w", str(path), text],
+        ["espeak-ng", "-v", voice, "-s", str(speed), "-w", str(path), text],
         check=True,
         capture_output=True,
     )
