@@ -5,6 +5,8 @@
 // so a dropped connection loses nothing. Streamed text is shown as plain text; the final
 // reply is replaced by the server's sanitised HTML and its math typeset.
 
+import { Endpointer } from "./vad";
+
 interface TurnFrame {
   seq: number;
   role: "student" | "tutor";
@@ -283,15 +285,14 @@ function wireTutor(pane: HTMLElement): void {
 // --- voice -----------------------------------------------------------------------------
 //
 // Push-to-talk (hold the button, or Space on it) or hands-free (the microphone stays on;
-// speech starts a recording, 1.2 s of quiet ends it). A recording is uploaded, then sent
+// speech well above the room's noise starts a recording, 1.2 s back near it ends it, a
+// click or a cough is dropped: vad.ts). A recording is uploaded, then sent
 // by id over the socket; the server answers with the transcript as a normal turn and
 // speaks the reply sentence by sentence (`reply.audio`), played here in order. While the
 // tutor speaks, hands-free does not listen (no echo).
 
-const SPEECH_LEVEL = 0.06;
-const QUIET_LEVEL = 0.03;
-const QUIET_MS = 1200;
 const MAX_RECORDING_MS = 55000;
+const LEVEL_EVERY_MS = 50; // a timer, not animation frames: those stop in a hidden tab
 
 class VoiceControls {
   private stream: MediaStream | null = null;
@@ -300,7 +301,9 @@ class VoiceControls {
   private chunks: Blob[] = [];
   private queue: string[] = [];
   private playing: HTMLAudioElement | null = null;
-  private quietSince = 0;
+  private endpointer = new Endpointer();
+  private handsFreeTake = false; // the recording was started by the endpointer
+  private discard = false;
   private startedAt = 0;
   private busy = false;
   private spoken = 0;
@@ -329,7 +332,9 @@ class VoiceControls {
     };
     this.talk.addEventListener("pointerdown", start);
     this.talk.addEventListener("pointerup", stop);
-    this.talk.addEventListener("pointerleave", () => this.stopRecording());
+    this.talk.addEventListener("pointerleave", () => {
+      if (!this.handsFreeTake) this.stopRecording(); // a hands-free take ends by itself
+    });
     this.talk.addEventListener("keydown", (event) => {
       if (event.key === " " && !event.repeat) start(event);
     });
@@ -337,7 +342,10 @@ class VoiceControls {
       if (event.key === " ") stop(event);
     });
     this.handsFree.addEventListener("change", () => {
-      if (this.handsFree.checked) void this.open().then((ok) => ok && this.show("listening"));
+      if (this.handsFree.checked) {
+        this.endpointer = new Endpointer(); // learns this room afresh
+        void this.open().then((ok) => ok && this.show("listening"));
+      }
       else this.show("");
     });
   }
@@ -348,7 +356,8 @@ class VoiceControls {
 
   private show(state: string): void {
     this.box.dataset.state = state;
-    this.state.textContent = state ? this.text(state) : "";
+    const key = state === "recording" && this.handsFreeTake ? "recordingHandsFree" : state;
+    this.state.textContent = key ? this.text(key) : "";
     this.talk.setAttribute("aria-pressed", String(state === "recording"));
   }
 
@@ -371,7 +380,7 @@ class VoiceControls {
 
   private meter(): void {
     const samples = new Float32Array(this.analyser?.fftSize ?? 1024);
-    const tick = (): void => {
+    window.setInterval(() => {
       if (!this.analyser) return;
       this.analyser.getFloatTimeDomainData(samples);
       let sum = 0;
@@ -379,46 +388,73 @@ class VoiceControls {
       const rms = Math.min(1, Math.sqrt(sum / samples.length) * 4);
       this.level.value = rms;
       this.vad(rms);
-      window.requestAnimationFrame(tick);
-    };
-    window.requestAnimationFrame(tick);
+    }, LEVEL_EVERY_MS);
   }
 
   private vad(rms: number): void {
     const now = performance.now();
-    if (this.recorder) {
-      if (now - this.startedAt > MAX_RECORDING_MS) this.stopRecording();
-      else if (this.handsFree.checked) {
-        if (rms > QUIET_LEVEL) this.quietSince = now;
-        else if (now - this.quietSince > QUIET_MS) this.stopRecording();
-      }
+    if (this.recorder && now - this.startedAt > MAX_RECORDING_MS) {
+      if (this.handsFreeTake) this.endpointer.recalibrate();
+      this.stopRecording();
       return;
     }
-    if (this.handsFree.checked && !this.busy && !this.playing && rms > SPEECH_LEVEL) {
+    // Push-to-talk recordings end with the button; the room's floor waits for them.
+    if (!this.handsFree.checked || (this.recorder && !this.handsFreeTake)) return;
+    const listening = !this.recorder && !this.busy && !this.playing;
+    const decision = this.endpointer.update(rms, now, listening);
+    this.box.dataset.noiseFloor = this.endpointer.floor.toFixed(3);
+    if (decision === "start") {
+      this.handsFreeTake = true;
       void this.startRecording();
+    } else if (decision === "end") {
+      this.stopRecording();
+    } else if (decision === "drop") {
+      this.discard = true;
+      this.stopRecording();
     }
   }
 
   private async startRecording(): Promise<void> {
-    if (this.recorder || this.busy || !(await this.open()) || !this.stream) return;
+    if (this.recorder || this.busy || !(await this.open()) || !this.stream) {
+      if (!this.recorder) this.handsFreeTake = false;
+      return;
+    }
+    if (!this.handsFreeTake) this.endpointer.reset(false, performance.now());
     this.stopPlayback();
     const type = MediaRecorder.isTypeSupported("audio/webm;codecs=opus") ? "audio/webm;codecs=opus" : "";
     this.recorder = new MediaRecorder(this.stream, type ? { mimeType: type } : undefined);
     this.chunks = [];
+    this.discard = false;
     this.recorder.addEventListener("dataavailable", (event) => this.chunks.push(event.data));
-    this.recorder.addEventListener("stop", () => void this.upload());
-    this.startedAt = this.quietSince = performance.now();
+    this.recorder.addEventListener("stop", () => {
+      if (this.discard) this.dropped();
+      else void this.upload();
+    });
+    this.startedAt = performance.now();
     this.recorder.start(250);
     this.show("recording");
   }
 
   private stopRecording(): void {
     if (this.recorder?.state === "recording") this.recorder.stop();
+    // The endpointer may still think a take runs (the recorder never started).
+    else if (!this.recorder && this.handsFreeTake) this.endpointer.reset(false, performance.now());
+  }
+
+  // A hands-free take too short to be speech: nothing is sent, listening goes on.
+  private dropped(): void {
+    this.recorder = null;
+    this.handsFreeTake = false;
+    this.discard = false;
+    this.chunks = [];
+    this.box.dataset.dropped = String(Number(this.box.dataset.dropped ?? "0") + 1);
+    this.show(this.handsFree.checked ? "listening" : "");
   }
 
   private async upload(): Promise<void> {
     const recorder = this.recorder;
     this.recorder = null;
+    this.handsFreeTake = false;
     const blob = new Blob(this.chunks, { type: recorder?.mimeType || "audio/webm" });
     this.busy = true;
     this.show("thinking");
