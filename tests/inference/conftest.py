@@ -11,7 +11,9 @@ deployed worker does; `RunningWorker.headers` carries it.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -93,6 +95,9 @@ def start_worker(env_overrides: dict[str, str], log: Path) -> RunningWorker:
         env=env,
         stdout=handle,
         stderr=subprocess.STDOUT,
+        # Its own process group, so stop_worker also reaches vLLM's engine-core process,
+        # which outlives a worker that was killed (one test kills it mid-reply).
+        start_new_session=True,
     )
     api_key = env.get("INFERENCE_API_KEY", "").strip() or None
     worker = RunningWorker(f"http://127.0.0.1:{port}", log, process, api_key)
@@ -112,12 +117,16 @@ def start_worker(env_overrides: dict[str, str], log: Path) -> RunningWorker:
 
 
 def stop_worker(worker: RunningWorker) -> None:
+    """Stop the worker (it shuts its engine down), then kill whatever is left of its
+    process group: nothing it started may outlive the tests."""
     worker.process.terminate()
     try:
         worker.process.wait(timeout=30)
     except subprocess.TimeoutExpired:
         worker.process.kill()
         worker.process.wait(timeout=10)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(worker.process.pid, signal.SIGKILL)
 
 
 # Settings chosen so the tests can provoke each behaviour quickly: one batch slot (a
