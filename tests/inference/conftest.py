@@ -11,18 +11,17 @@ deployed worker does; `RunningWorker.headers` carries it.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 
 from .multimodal import TinyVLM, build_tiny_vlm, tiny_llama_config
@@ -68,6 +67,8 @@ class RunningWorker:
     log: Path
     process: subprocess.Popen[bytes]
     api_key: str | None = None
+    # What the worker started (vLLM's engine core): it outlives a killed worker.
+    children: list[psutil.Process] = field(default_factory=list)
 
     @property
     def headers(self) -> dict[str, str]:
@@ -95,9 +96,6 @@ def start_worker(env_overrides: dict[str, str], log: Path) -> RunningWorker:
         env=env,
         stdout=handle,
         stderr=subprocess.STDOUT,
-        # Its own process group, so stop_worker also reaches vLLM's engine-core process,
-        # which outlives a worker that was killed (one test kills it mid-reply).
-        start_new_session=True,
     )
     api_key = env.get("INFERENCE_API_KEY", "").strip() or None
     worker = RunningWorker(f"http://127.0.0.1:{port}", log, process, api_key)
@@ -108,6 +106,7 @@ def start_worker(env_overrides: dict[str, str], log: Path) -> RunningWorker:
         try:
             ready = httpx.get(f"{worker.url}/ready", headers=worker.headers, timeout=30)
             if ready.status_code == 200:
+                worker.children = psutil.Process(process.pid).children(recursive=True)
                 return worker
         except httpx.HTTPError:
             pass
@@ -117,16 +116,18 @@ def start_worker(env_overrides: dict[str, str], log: Path) -> RunningWorker:
 
 
 def stop_worker(worker: RunningWorker) -> None:
-    """Stop the worker (it shuts its engine down), then kill whatever is left of its
-    process group: nothing it started may outlive the tests."""
+    """Stop the worker (it shuts its engine down), then kill whatever it started that is
+    still running: nothing may outlive the tests."""
     worker.process.terminate()
     try:
         worker.process.wait(timeout=30)
     except subprocess.TimeoutExpired:
         worker.process.kill()
         worker.process.wait(timeout=10)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(worker.process.pid, signal.SIGKILL)
+    for child in worker.children:
+        if child.is_running():  # the same process (psutil checks its start time)
+            child.kill()
+    psutil.wait_procs(worker.children, timeout=10)
 
 
 # Settings chosen so the tests can provoke each behaviour quickly: one batch slot (a
