@@ -115,6 +115,27 @@ def speak(text: str, voice: str, path: Path, *, speed: int = 150) -> bytes:
     return path.read_bytes()
 
 
+def hear(
+    audio, model, *, language: str | None, beam_size: int, min_window: int, allowed=()
+) -> tuple[str, str | None]:
+    """(text, detected language) of checked audio, as the speech worker hears it; ("", None)
+    when nothing is heard (every word then counts as missed)."""
+    from voice import stt
+
+    try:
+        result = stt.transcribe(
+            audio,
+            model=model,
+            language=language,
+            beam_size=beam_size,
+            allowed_languages=allowed,
+            min_window_seconds=min_window,
+        )
+    except stt.AudioRejected:
+        return "", None
+    return result.text, result.language
+
+
 def run_language(
     code: str,
     model,
@@ -146,19 +167,15 @@ def run_language(
         for attempt in range(repeat):
             start = time.perf_counter()
             audio = stt.audio_decode(data, max_seconds=settings.VOICE_CLIP_MAX_SECONDS)
-            try:
-                result = stt.transcribe(
-                    audio,
-                    model=model,
-                    language=language,
-                    beam_size=beam_size,
-                    allowed_languages=allowed,
-                    min_window_seconds=min_window,
-                )
-                text = result.text
-                detected += attempt == 0 and result.language == code
-            except stt.AudioRejected:  # heard nothing: every word counts as missed
-                text = ""
+            text, heard_language = hear(
+                audio,
+                model,
+                language=language,
+                beam_size=beam_size,
+                min_window=min_window,
+                allowed=allowed,
+            )
+            detected += attempt == 0 and heard_language == code
             busy_seconds += time.perf_counter() - start
             audio_seconds += audio.size / stt.SAMPLE_RATE
             if attempt == 0:

@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.dev")
 
-from bench_voice import CORPUS, _git_commit, edit_distance, normalise, speak  # noqa: E402
+from bench_voice import CORPUS, _git_commit, edit_distance, hear, normalise, speak  # noqa: E402
 
 MORE = {
     "en": [
@@ -106,16 +106,9 @@ def main() -> None:
                 busy = heard_seconds = 0.0
                 for sentence, audio in items:
                     start = time.perf_counter()
-                    try:
-                        text = stt.transcribe(
-                            audio,
-                            model=model,
-                            language=code,
-                            beam_size=beam_size,
-                            min_window_seconds=min_window,
-                        ).text
-                    except stt.AudioRejected:
-                        text = ""
+                    text, _ = hear(
+                        audio, model, language=code, beam_size=beam_size, min_window=min_window
+                    )
                     busy += time.perf_counter() - start
                     heard_seconds += audio.size / stt.SAMPLE_RATE
                     reference = normalise(sentence)

@@ -416,10 +416,9 @@ class VoiceControls {
 
   private async startRecording(): Promise<void> {
     if (this.recorder || this.busy || !(await this.open()) || !this.stream) {
-      if (!this.recorder) this.handsFreeTake = false;
+      if (!this.recorder) this.endTake();
       return;
     }
-    if (!this.handsFreeTake) this.endpointer.reset(false, performance.now());
     this.stopPlayback();
     const type = MediaRecorder.isTypeSupported("audio/webm;codecs=opus") ? "audio/webm;codecs=opus" : "";
     this.recorder = new MediaRecorder(this.stream, type ? { mimeType: type } : undefined);
@@ -437,14 +436,18 @@ class VoiceControls {
 
   private stopRecording(): void {
     if (this.recorder?.state === "recording") this.recorder.stop();
-    // The endpointer may still think a take runs (the recorder never started).
-    else if (!this.recorder && this.handsFreeTake) this.endpointer.reset(false, performance.now());
+  }
+
+  // A take is over, however it ended: the endpointer listens for the next one.
+  private endTake(): void {
+    this.handsFreeTake = false;
+    this.endpointer.reset();
   }
 
   // A hands-free take too short to be speech: nothing is sent, listening goes on.
   private dropped(): void {
     this.recorder = null;
-    this.handsFreeTake = false;
+    this.endTake();
     this.discard = false;
     this.chunks = [];
     this.box.dataset.dropped = String(Number(this.box.dataset.dropped ?? "0") + 1);
@@ -454,7 +457,7 @@ class VoiceControls {
   private async upload(): Promise<void> {
     const recorder = this.recorder;
     this.recorder = null;
-    this.handsFreeTake = false;
+    this.endTake();
     const blob = new Blob(this.chunks, { type: recorder?.mimeType || "audio/webm" });
     this.busy = true;
     this.show("thinking");

@@ -5,17 +5,17 @@
 // the room's noise floor is learnt while nobody speaks (it follows quieter sounds within
 // a fraction of a second and louder ones over seconds, so speech barely moves it; for
 // its first CALIBRATE_MS it only listens to the room), and speech must rise well above
-// that floor. A recording ends after QUIET_MS back near the
-// floor it had before the speech; one that held speech for less than MIN_SPEECH_MS (a
-// click, a cough, a chair) is dropped instead of being sent.
+// that floor. A recording ends after QUIET_MS back near the floor it had before the
+// speech; one that held speech for less than MIN_SPEECH_MS (a click, a cough, a chair)
+// is dropped instead of being sent.
 
-export const SPEECH_LEVEL = 0.06; // the least that counts as speech, in a silent room
-export const QUIET_LEVEL = 0.03; // the most that counts as quiet, in a silent room
-export const SPEECH_OVER_FLOOR = 3; // speech is this many times the room's noise
-export const QUIET_OVER_FLOOR = 1.8; // quiet is within this many times of it
-export const QUIET_MS = 1200;
-export const MIN_SPEECH_MS = 250;
-export const CALIBRATE_MS = 500;
+const SPEECH_LEVEL = 0.06; // the least that counts as speech, in a silent room
+const QUIET_LEVEL = 0.03; // the most that counts as quiet, in a silent room
+const SPEECH_OVER_FLOOR = 3; // speech is this many times the room's noise
+const QUIET_OVER_FLOOR = 1.8; // quiet is within this many times of it
+const QUIET_MS = 1200;
+const MIN_SPEECH_MS = 250;
+const CALIBRATE_MS = 500;
 const FLOOR_CALIBRATE_MS = 100; // time constant while calibrating, either way
 const FLOOR_DOWN_MS = 300; // time constant when the room gets quieter
 const FLOOR_UP_MS = 4000; // ... and when it gets louder
@@ -71,17 +71,15 @@ export class Endpointer {
     return this.speechMs < MIN_SPEECH_MS ? "drop" : "end";
   }
 
-  // The recording was started or stopped from elsewhere (the button).
-  reset(recording: boolean, now: number): void {
-    this.recording = recording;
-    this.quietSince = now;
-    this.speechMs = 0;
+  // The take ended from elsewhere (the button, an upload): listen for the next one.
+  reset(): void {
+    this.recording = false;
   }
 
   // A take ran to the time limit without a pause: the room got louder while it ran (a
   // machine switched on), so its floor is learnt again before the next take.
   recalibrate(): void {
-    this.recording = false;
+    this.reset();
     this.first = -1;
   }
 }
