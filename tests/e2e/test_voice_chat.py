@@ -120,8 +120,10 @@ def test_student_speaks_a_question_and_hears_the_answer(
     turns = tutor.get_by_test_id("student-turn")
     expect(turns).to_have_count(before + 1, timeout=120_000)
     expect(turns.last).to_contain_text("fraction", ignore_case=True)
+    # Finished: as written, or replaced by the answer guard (the model samples, and on this
+    # lesson it sometimes names the exercise's answer); either way it is spoken.
     expect(tutor.get_by_test_id("tutor-turn").last).to_have_attribute(
-        "data-status", "complete", timeout=120_000
+        "data-status", re.compile(r"^(complete|guarded)$"), timeout=120_000
     )
     # at least one spoken sentence was played to its end in the page
     expect(page.locator("[data-voice]")).to_have_attribute(
