@@ -32,6 +32,11 @@ def celery_live(transactional_db):
     with start_worker(
         app, perform_ping_check=False, pool="solo", loglevel="WARNING", queues=sorted(queues)
     ) as worker:
+        # start_worker returns once tasks are consumed; its control channel (broadcast
+        # ping, inspect) can come up a moment later. Wait for it, at most 10 s.
+        for _ in range(20):
+            if worker.hostname in (app.control.inspect(timeout=0.5).ping() or {}):
+                break
         yield worker
 
 
